@@ -1,0 +1,267 @@
+"""newsingest: parse arguments, build Settings, wire the parts for the configured mode, report.
+
+The composition root: the only ingest module that imports workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ingest.client import HttpClient
+from ingest.daemon import Daemon, RunReport, install_stop_signals
+from ingest.errors import SourcesFileError
+from ingest.handoff import CeleryHandoff, Handoff, LocalHandoff
+from ingest.logs import configure_logging, get_logger
+from ingest.settings import Settings, load_settings
+from ingest.sources import SourcesFile, load_sources
+from ingest.state import FeedState, RedisFeedState, SqliteFeedState
+from workers.errors import IndexUnavailable
+from workers.ports import IndexBackend, SearchHit, SearchQuery
+
+log = get_logger("newsingest")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        settings = load_settings()
+    except (ValidationError, ValueError, FileNotFoundError) as exc:
+        print(f"newsingest: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    command: Callable[[Settings, argparse.Namespace], int] = args.command
+    try:
+        return command(settings, args)
+    except IndexUnavailable as exc:
+        print(f"newsingest: the index is unavailable: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsingest", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="the daemon: poll sources, fetch and process articles")
+    run.add_argument("--sources", type=Path, help="sources file (default: NEWSINGEST_SOURCES)")
+    run.add_argument("--once", action="store_true", help="poll every source once, wait for processing, exit")
+    run.set_defaults(command=_run)
+
+    worker = commands.add_parser("worker", help="a Celery worker with the project's settings")
+    worker.add_argument("--concurrency", type=int, help="worker processes (default: NEWSINGEST_CELERY__CONCURRENCY)")
+    worker.set_defaults(command=_worker)
+
+    search = commands.add_parser("search", help="full-text search of the ingested articles")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    search.add_argument("--all-copies", action="store_true", help="every copy, not one hit per story")
+    search.add_argument("--source", help="only this source")
+    search.add_argument("--language", help="only this language (ISO 639-1)")
+    search.set_defaults(command=_search)
+
+    sources = commands.add_parser("sources", help="the sources file")
+    sources_commands = sources.add_subparsers(required=True, metavar="ACTION")
+    check = sources_commands.add_parser("check", help="validate a sources file, listing every problem")
+    check.add_argument("path", nargs="?", type=Path)
+    check.set_defaults(command=_sources_check)
+    return parser
+
+
+def _sources_check(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.path or settings.sources
+    try:
+        loaded = load_sources(path)
+    except SourcesFileError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    enabled = len(loaded.enabled)
+    print(f"{path}: {len(loaded.sources)} sources, {enabled} enabled, no problems")
+    for source in loaded.sources:
+        state = "enabled " if source.enabled else "disabled"
+        print(f"  {state} {source.name:<24} {source.kind:<8} every {source.poll_interval_s}s  {source.url}")
+    return EXIT_OK
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.sources or settings.sources
+    try:
+        sources = load_sources(path)
+    except SourcesFileError as exc:
+        print(f"newsingest: refusing to start:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    log.info(
+        "starting",
+        mode=settings.mode,
+        sources=str(path),
+        sources_enabled=len(sources.enabled),
+        index=settings.elasticsearch_url or str(settings.sqlite_path),
+        once=args.once,
+    )
+    report = asyncio.run(_run_async(settings, sources, once=args.once))
+    if report is None:
+        return EXIT_OK
+    return _summarize(report)
+
+
+async def _run_async(settings: Settings, sources: SourcesFile, *, once: bool) -> RunReport | None:
+    with _wiring(settings) as (state, handoff):
+        async with HttpClient(settings.http) as client:
+            daemon = Daemon(settings, sources.enabled, client, state, handoff)
+            try:
+                if once:
+                    return await daemon.run_once()
+                stop = asyncio.Event()
+                install_stop_signals(stop)
+                await daemon.run_forever(stop)
+                await handoff.drain(settings.shutdown_grace_s)
+                return None
+            finally:
+                await handoff.close()
+                await state.close()
+
+
+@contextmanager
+def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
+    """The feed state and handoff of the configured mode (both service URLs, or neither)."""
+    if settings.mode == "distributed":
+        assert settings.redis_url and settings.elasticsearch_url
+        from workers.app import make_app
+        from workers.index.elastic import ElasticIndex
+
+        index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        index.ensure_ready()  # the template, index and alias exist before the first job
+        index.close()
+        handoff = CeleryHandoff(
+            make_app(settings),
+            settings.celery.queue,
+            settings.key_prefix + settings.celery.queue,
+            settings.redis_url,
+            settings.queue_high_water,
+            settings.queue_low_water,
+        )
+        yield RedisFeedState(settings.redis_url, settings.key_prefix), handoff
+        return
+    from workers.batch import store_prepared
+    from workers.index.sqlite import SqliteDeadLetters, SqliteDedupeStore, SqliteIndex, open_database
+    from workers.pipeline import prepare
+
+    # One thread owns the SQLite file: dedupe look-ups, index writes and feed state run there.
+    owner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-owner")
+    try:
+        db = owner.submit(open_database, settings.sqlite_path).result()
+        index = SqliteIndex(db)
+        owner.submit(index.ensure_ready).result()
+        store = partial(
+            store_prepared, dedupe=SqliteDedupeStore(db), index=index, dead_letters=SqliteDeadLetters(db)
+        )
+        handoff = LocalHandoff(prepare, store, settings.processing_workers, owner)
+        yield SqliteFeedState(settings.sqlite_path, owner), handoff
+        owner.submit(db.close).result()
+    finally:
+        owner.shutdown(wait=True)
+
+
+def _summarize(report: RunReport) -> int:
+    failed = [r for r in report.sources if not r.ok]
+    drain = report.drain
+    log.info(
+        "run_finished",
+        sources=len(report.sources),
+        sources_failed=len(failed),
+        articles_fetched=report.articles_fetched,
+        batches=drain.batches if drain else 0,
+        batches_failed=drain.failed if drain else 0,
+        batches_unfinished=drain.timed_out if drain else 0,
+    )
+    if drain and (drain.failed or drain.timed_out):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.mode != "distributed":
+        print(
+            "newsingest: `worker` needs distributed mode: set NEWSINGEST_REDIS_URL and "
+            "NEWSINGEST_ELASTICSEARCH_URL (standalone mode processes in-process)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    from workers.app import make_app
+
+    app = make_app(settings)
+    concurrency = args.concurrency or settings.celery.concurrency
+    log.info("worker_starting", queue=settings.celery.queue, concurrency=concurrency)
+    app.worker_main(
+        ["worker", "--queues", settings.celery.queue, "--concurrency", str(concurrency),
+         "--loglevel", args.log_level, "--without-gossip", "--without-mingle"]
+    )
+    return EXIT_OK
+
+
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    query = SearchQuery(
+        text=args.query,
+        limit=args.limit,
+        collapse=not args.all_copies,
+        source=args.source,
+        language=args.language,
+    )
+    with _index(settings) as index:
+        hits = index.search(query)
+    for rank, hit in enumerate(hits, 1):
+        print(_hit_json(hit) if args.json else _hit_text(rank, hit))
+    if not hits and not args.json:
+        print(f"no results for {args.query!r}", file=sys.stderr)
+    return EXIT_OK
+
+
+@contextmanager
+def _index(settings: Settings) -> Iterator[IndexBackend]:
+    if settings.elasticsearch_url:
+        from workers.index.elastic import ElasticIndex
+
+        index: IndexBackend = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+    else:
+        from workers.index.sqlite import SqliteIndex, open_database
+
+        index = SqliteIndex(open_database(settings.sqlite_path))
+    try:
+        yield index
+    finally:
+        index.close()
+
+
+def _hit_json(hit: SearchHit) -> str:
+    document: dict[str, Any] = hit.article.to_source()
+    document["score"] = hit.score
+    return json.dumps(document, ensure_ascii=False)
+
+
+def _hit_text(rank: int, hit: SearchHit) -> str:
+    article = hit.article
+    published = article.published_at.date().isoformat() if article.published_at else "undated"
+    snippet = " ".join(article.text.split())[:200]
+    copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
+    return (
+        f"{rank:>2}. {article.title or '(untitled)'}{copy}\n"
+        f"    {article.source} · {published} · {article.language or '?'} · score {hit.score:.2f}\n"
+        f"    {article.url}\n    {snippet}…"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The ingest side's exceptions: one family, each carrying what it is about and reading as one line."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every error the ingest side raises on purpose."""
+
+
+class SourcesFileError(IngestError):
+    """The sources file is unreadable or invalid; `problems` lists every one, with its line."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        super().__init__(path, problems)
+        self.path = path
+        self.problems = problems
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        header = f"{self.path}: {count} problem{'s' if count != 1 else ''}"
+        return "\n".join([header, *self.problems])
+
+
+class FeedParseError(IngestError):
+    def __init__(self, url: str, reason: str, source: str | None = None) -> None:
+        super().__init__(url, reason, source)
+        self.url, self.reason, self.source = url, reason, source
+
+    def __str__(self) -> str:
+        return f"feed could not be parsed: {self.reason}: {self.url}{_about(self.source)}"
+
+
+class FetchError(IngestError):
+    """A request that did not produce a usable response."""
+
+    def __init__(self, url: str, reason: str, source: str | None = None) -> None:
+        super().__init__(url, reason, source)
+        self.url, self.reason, self.source = url, reason, source
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.url}{_about(self.source)}"
+
+
+class FetchTimeout(FetchError):
+    pass
+
+
+class OversizedResponse(FetchError):
+    pass
+
+
+class BlockedAddress(FetchError):
+    pass
+
+
+class BadStatus(FetchError):
+    def __init__(self, url: str, status: int, source: str | None = None) -> None:
+        super().__init__(url, f"HTTP {status}", source)
+        self.status = status
+        self.args = (url, status, source)
+
+
+def _about(source: str | None) -> str:
+    return f" (source={source})" if source else ""

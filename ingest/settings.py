@@ -1,0 +1,126 @@
+"""Every knob of newsingest, read once from NEWSINGEST_* variables and an optional settings file.
+
+This is the only module that reads the environment; everything else receives a frozen `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE_VARIABLE = "NEWSINGEST_SETTINGS_FILE"
+DEFAULT_USER_AGENT = "newsingest/0.1 (+https://github.com/newsingest/newsingest; news ingestion bot)"
+
+Mode = Literal["standalone", "distributed"]
+
+
+class HttpSettings(BaseModel):
+    """Limits of the one HTTP client (finite defaults: an unbounded wait is a hung daemon)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_s: float = Field(20.0, gt=0, description="whole request, connect to last byte")
+    connect_timeout_s: float = Field(10.0, gt=0)
+    max_bytes: int = Field(10_000_000, gt=0, description="response body cap, after decompression")
+    max_redirects: int = Field(5, ge=0)
+    concurrency: int = Field(16, ge=1, description="requests in flight, all hosts")
+    per_host_concurrency: int = Field(2, ge=1)
+
+
+class CelerySettings(BaseModel):
+    """Worker-side knobs for distributed mode."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queue: str = "newsingest"
+    concurrency: int = Field(2, ge=1, description="worker processes per `newsingest worker`")
+    visibility_timeout_s: int = Field(3600, ge=60)
+    max_retries: int = Field(5, ge=0, description="budget for transient errors other than an unavailable index")
+    retry_backoff_max_s: int = Field(600, ge=1, description="kept well below the visibility timeout")
+    soft_time_limit_s: int = Field(120, ge=1, description="per batch; a pathological page cannot hold a worker")
+
+
+class Settings(BaseSettings):
+    """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSINGEST_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    redis_url: str | None = None
+    elasticsearch_url: str | None = None
+    index_alias: str = Field("news", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    key_prefix: str = Field("newsingest:", description="prefix of every Redis key this instance writes")
+    data_dir: Path = Path("data")
+    sources: Path = Path("config/sources.yaml")
+    poll_concurrency: int = Field(4, ge=1, description="sources polled at once")
+    fetch_concurrency: int = Field(8, ge=1, description="article pages fetched at once")
+    batch_size: int = Field(20, ge=1, le=500, description="article jobs per task (one bulk request)")
+    processing_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="standalone process pool size"
+    )
+    shutdown_grace_s: float = Field(20.0, ge=0, description="in-flight polls get this long on SIGTERM")
+    queue_high_water: int = Field(500, ge=1, description="queued batches at which fetching pauses")
+    queue_low_water: int = Field(100, ge=0, description="queued batches at which fetching resumes")
+    once_timeout_s: float = Field(900.0, gt=0, description="how long `run --once` waits for processing")
+    http: HttpSettings = HttpSettings()
+    celery: CelerySettings = CelerySettings()
+
+    @model_validator(mode="after")
+    def _both_service_urls_or_neither(self) -> Settings:
+        if bool(self.redis_url) != bool(self.elasticsearch_url):
+            have, missing = (
+                ("NEWSINGEST_REDIS_URL", "NEWSINGEST_ELASTICSEARCH_URL")
+                if self.redis_url
+                else ("NEWSINGEST_ELASTICSEARCH_URL", "NEWSINGEST_REDIS_URL")
+            )
+            raise ValueError(
+                f"{have} is set but {missing} is not: distributed mode needs both, "
+                "standalone mode needs neither"
+            )
+        return self
+
+    @property
+    def mode(self) -> Mode:
+        return "distributed" if self.redis_url else "standalone"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "newsingest.sqlite3"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then the settings file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        settings_file = os.environ.get(SETTINGS_FILE_VARIABLE)
+        if settings_file:
+            path = Path(settings_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"{SETTINGS_FILE_VARIABLE}={settings_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the one Settings of this process (environment, settings file, then overrides)."""
+    return Settings(**overrides)

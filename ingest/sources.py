@@ -1,0 +1,199 @@
+"""The sources file: what to poll. `load_sources()` reports every problem at once, with its line.
+
+Never fetches anything; it only reads and validates `sources.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from ingest.errors import SourcesFileError
+from ingest.jobs import SourceSnapshot
+
+SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap"]
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_MIN_POLL_INTERVAL_S = 30
+
+
+def parse_duration_s(value: object) -> int:
+    """'90s', '15m', '1h30m', '2d' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (try 15m)")
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value)
+    match = _DURATION.match(text)
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration (try 15m)")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+class Source(BaseModel):
+    """One feed to poll. A `file:` URL reads only files under the feed's own folder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    url: str
+    kind: SourceKind = "rss"
+    poll_interval_s: int = Field(900, alias="poll_interval", ge=_MIN_POLL_INTERVAL_S)
+    tags: tuple[str, ...] = ()
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
+    enabled: bool = True
+    allow_hosts: tuple[str, ...] = Field(
+        (), description="host:port pairs this source may reach even though they are not public addresses"
+    )
+
+    @field_validator("poll_interval_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> int:
+        return parse_duration_s(value)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return value
+        if parts.scheme == "file" and parts.path:
+            return value
+        raise ValueError(f"{value!r} is not an http(s) or file: URL")
+
+    @property
+    def is_local(self) -> bool:
+        return urlsplit(self.url).scheme == "file"
+
+    @property
+    def local_root(self) -> Path | None:
+        """The folder a file: source may read from: the one holding its feed."""
+        return Path(urlsplit(self.url).path).parent if self.is_local else None
+
+    def snapshot(self) -> SourceSnapshot:
+        return SourceSnapshot(
+            name=self.name, kind=self.kind, url=self.url, tags=self.tags, language=self.language
+        )
+
+
+class SourcesFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sources: tuple[Source, ...]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesFile:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice")
+            seen.add(source.name)
+        return self
+
+    @property
+    def enabled(self) -> tuple[Source, ...]:
+        return tuple(s for s in self.sources if s.enabled)
+
+
+def load_sources(path: Path) -> SourcesFile:
+    """Read and validate a sources file; raise SourcesFileError listing every problem."""
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourcesFileError(label, [f"{label}: cannot be read: {exc}"]) from exc
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+        raise SourcesFileError(label, [f"{label}:{line} not valid YAML: {exc.problem}"]) from exc
+    if not isinstance(document, CommentedMap):
+        raise SourcesFileError(label, [f"{label}:1 expected a mapping with a 'sources' list"])
+    _resolve_local_urls(document, path.parent)
+    try:
+        return SourcesFile.model_validate(_plain(document))
+    except ValidationError as exc:
+        problems = sorted(
+            (_describe(label, document, error) for error in exc.errors()), key=_line_number
+        )
+        raise SourcesFileError(label, problems) from exc
+
+
+def _resolve_local_urls(document: CommentedMap, base: Path) -> None:
+    """Relative `file:` URLs are relative to the sources file, so a checkout works anywhere."""
+    sources = document.get("sources")
+    if not isinstance(sources, CommentedSeq):
+        return
+    for item in sources:
+        if not isinstance(item, CommentedMap) or not isinstance(item.get("url"), str):
+            continue
+        url: str = item["url"]
+        if url.startswith("file:") and not url.startswith("file:/"):
+            item["url"] = (base / url.removeprefix("file:")).resolve().as_uri()
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, CommentedMap):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _describe(label: str, document: CommentedMap, error: ErrorDetails) -> str:
+    location = [part for part in error["loc"] if not _is_pydantic_tag(part)]
+    line = _line_of(document, location)
+    where = _dotted(location)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling)"
+    elif error["type"] == "missing":
+        message = "is required"
+    elif error["type"] != "value_error" and isinstance(error["input"], str | int | float | bool):
+        message = f"{error['input']!r}: {message}"
+    if "poll_interval" in where and error["type"] == "greater_than_equal":
+        message = f"{error['input']!r} is too short: the minimum is {_MIN_POLL_INTERVAL_S}s"
+    return f"{label}:{line} {where}: {message}" if where else f"{label}:{line} {message}"
+
+
+def _line_number(problem: str) -> int:
+    match = re.search(r":(\d+) ", problem)
+    return int(match.group(1)) if match else 0
+
+
+def _is_pydantic_tag(part: object) -> bool:
+    # Union/function validators insert tags such as 'function-after[...]' into locations.
+    return isinstance(part, str) and "[" in part
+
+
+def _dotted(location: Sequence[int | str]) -> str:
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _line_of(document: CommentedMap, location: Sequence[int | str]) -> int:
+    """1-based line of the deepest node of `location` that exists in the file."""
+    node: Any = document
+    line = 1
+    for part in location:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line

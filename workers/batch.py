@@ -1,0 +1,130 @@
+"""One batch of article jobs: validate, prepare, dedupe, bulk-index, dead-letter what cannot succeed.
+
+Shared by the Celery task and the standalone handoff; no Celery, no sockets of its own.
+Transient errors propagate to the caller, whose retry policy decides; permanent ones become
+dead letters here, one per article, so one bad page never fails or repeats its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ingest.jobs import ArticleJob
+from ingest.logs import get_logger
+from workers.documents import Article, DeadLetter, DeadLetterStage
+from workers.errors import InvalidJob, PermanentError, TransientError
+from workers.pipeline import Draft, finish, prepare
+from workers.ports import DeadLetterStore, DedupeStore, IndexBackend
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    indexed: int
+    duplicates: int
+    dead_letters: int
+
+
+def validate_jobs(messages: Sequence[Any]) -> tuple[list[ArticleJob], list[DeadLetter]]:
+    jobs, letters = [], []
+    for message in messages:
+        try:
+            jobs.append(ArticleJob.model_validate(message))
+        except ValidationError as exc:
+            error = InvalidJob(f"not a valid article job v1: {exc.error_count()} errors: {_first_error(exc)}")
+            letters.append(_letter_for_message(message, error))
+    return jobs, letters
+
+
+def prepare_safely(job: ArticleJob) -> Draft | PermanentError:
+    """Prepare one job; a permanent failure is returned as a value, so the batch goes on."""
+    try:
+        return prepare(job)
+    except PermanentError as exc:
+        return exc
+
+
+def process_messages(
+    messages: Sequence[Any], dedupe: DedupeStore, index: IndexBackend, dead_letters: DeadLetterStore
+) -> BatchReport:
+    """The whole batch in this process (what a Celery task does)."""
+    jobs, invalid = validate_jobs(messages)
+    if invalid:
+        dead_letters.record(invalid)
+    report = store_prepared([(job, prepare_safely(job)) for job in jobs], dedupe, index, dead_letters)
+    return BatchReport(report.indexed, report.duplicates, report.dead_letters + len(invalid))
+
+
+def store_prepared(
+    prepared: Sequence[tuple[ArticleJob, Draft | BaseException]],
+    dedupe: DedupeStore,
+    index: IndexBackend,
+    dead_letters: DeadLetterStore,
+    now: datetime | None = None,
+) -> BatchReport:
+    """The stateful half: dedupe look-ups in job order, one bulk write, dead letters for the rest."""
+    now = now or datetime.now(UTC)
+    letters: list[DeadLetter] = []
+    articles: list[Article] = []
+    jobs_by_doc: dict[str, ArticleJob] = {}
+    for job, outcome in prepared:
+        if isinstance(outcome, TransientError):
+            raise outcome
+        if isinstance(outcome, BaseException):
+            # Anything prepare() raised that is not transient will fail again on the same page.
+            letters.append(dead_letter(job, "extract", outcome, now))
+            log.warning("article_dead_lettered", url=job.url, error_type=type(outcome).__name__, error=str(outcome))
+            continue
+        article = finish(outcome, dedupe, now)
+        articles.append(article)
+        jobs_by_doc[article.id] = job
+    outcomes = index.bulk_index(articles) if articles else []
+    for outcome in outcomes:
+        if outcome.result == "rejected":
+            job = jobs_by_doc[outcome.doc_id]
+            letters.append(dead_letter(job, "index", PermanentError(outcome.reason or "rejected", job.url), now))
+    if letters:
+        dead_letters.record(letters)
+    indexed = sum(1 for o in outcomes if o.result == "indexed")
+    duplicates = sum(1 for a in articles if a.duplicate_of)
+    log.info("batch_stored", indexed=indexed, duplicates=duplicates, dead_letters=len(letters))
+    return BatchReport(indexed, duplicates, len(letters))
+
+
+def dead_letter(job: ArticleJob, stage: DeadLetterStage, error: BaseException, now: datetime) -> DeadLetter:
+    return DeadLetter(
+        job_id=job.job_id,
+        url=job.url,
+        source=job.source.name,
+        stage=stage,
+        error_type=type(error).__name__,
+        reason=str(error),
+        failed_at=now,
+        job=job.to_message(),
+    )
+
+
+def _letter_for_message(message: Any, error: InvalidJob) -> DeadLetter:
+    data = message if isinstance(message, dict) else {"raw": repr(message)[:2000]}
+    source = data.get("source")
+    return DeadLetter(
+        job_id=str(data.get("job_id") or "unknown"),
+        url=data.get("url") if isinstance(data.get("url"), str) else None,
+        source=source.get("name") if isinstance(source, dict) else None,
+        stage="validate",
+        error_type=type(error).__name__,
+        reason=str(error),
+        failed_at=datetime.now(UTC),
+        job=data,
+    )
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"

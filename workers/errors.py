@@ -1,0 +1,41 @@
+"""The worker side's exceptions. Policy follows the type: transient is retried, permanent is dead-lettered.
+
+Every constructor argument goes to Exception.__init__ so the errors survive Celery's serialization.
+"""
+
+from __future__ import annotations
+
+
+class ProcessingError(Exception):
+    """Base of every error the workers raise on purpose."""
+
+    def __init__(self, reason: str, url: str | None = None) -> None:
+        super().__init__(reason, url)
+        self.reason, self.url = reason, url
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.url}" if self.url else self.reason
+
+
+class TransientError(ProcessingError):
+    """Worth retrying: the same input may succeed later."""
+
+
+class IndexUnavailable(TransientError):
+    """The index cannot be reached; retried without limit, never dead-lettered."""
+
+
+class PermanentError(ProcessingError):
+    """Retrying cannot help: the input itself is the problem. Becomes a dead letter."""
+
+
+class NotAnArticle(PermanentError):
+    """The page holds no article text, e.g. `NotAnArticle("text too short: 42 chars", url)`."""
+
+
+class UnsupportedContent(PermanentError):
+    pass
+
+
+class InvalidJob(PermanentError):
+    pass

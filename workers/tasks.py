@@ -1,0 +1,88 @@
+"""process_batch: the Celery task. A thin shell over workers.batch: run it, then retry or give up.
+
+An unavailable index is retried without limit (it is not the job's fault); other transient
+errors have a bounded budget, after which the batch's jobs become dead letters. Countdowns stay
+below Redis's visibility timeout, or restored and retried copies would multiply.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from celery import Celery, Task
+
+from ingest.handoff import TASK_NAME
+from ingest.logs import get_logger
+from ingest.settings import Settings
+from workers.batch import dead_letter, process_messages, validate_jobs
+from workers.dedupe_state import RedisDedupeStore
+from workers.errors import IndexUnavailable, TransientError
+from workers.index.elastic import ElasticDeadLetters, ElasticIndex
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _WorkerContext:
+    """Connections of one worker process, made after the fork that created it."""
+
+    pid: int
+    index: ElasticIndex
+    dead_letters: ElasticDeadLetters
+    dedupe: RedisDedupeStore
+
+
+_context: _WorkerContext | None = None
+
+
+def _worker_context(settings: Settings) -> _WorkerContext:
+    global _context
+    if _context is None or _context.pid != os.getpid():
+        assert settings.elasticsearch_url and settings.redis_url
+        index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        index.ensure_ready()
+        _context = _WorkerContext(
+            pid=os.getpid(),
+            index=index,
+            dead_letters=ElasticDeadLetters(index.client, settings.index_alias),
+            dedupe=RedisDedupeStore(redis.Redis.from_url(settings.redis_url), settings.key_prefix),
+        )
+    return _context
+
+
+def retry_countdown_s(retries: int, cap_s: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter, capped (the cap is below the visibility timeout)."""
+    return (rng or random).uniform(0, min(cap_s, 2 ** min(retries, 20)))
+
+
+def register_tasks(app: Celery, settings: Settings) -> None:
+    celery = settings.celery
+
+    @app.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+    def process_batch(self: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[str, int]:
+        countdown = retry_countdown_s(self.request.retries, celery.retry_backoff_max_s)
+        try:
+            context = _worker_context(settings)
+            report = process_messages(messages, context.dedupe, context.index, context.dead_letters)
+        except IndexUnavailable as exc:
+            log.warning("index_unavailable_retrying", error=str(exc), retries=self.request.retries)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        except TransientError as exc:
+            if self.request.retries >= celery.max_retries:
+                _give_up(messages, exc)
+                return {"indexed": 0, "duplicates": 0, "dead_letters": len(messages)}
+            log.warning("transient_error_retrying", error_type=type(exc).__name__, error=str(exc))
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        return asdict(report)
+
+    def _give_up(messages: list[dict[str, Any]], exc: TransientError) -> None:
+        jobs, invalid = validate_jobs(messages)
+        now = datetime.now(UTC)
+        letters = [dead_letter(job, "process", exc, now) for job in jobs] + invalid
+        _worker_context(settings).dead_letters.record(letters)
+        log.error("batch_dead_lettered", error_type=type(exc).__name__, error=str(exc), jobs=len(letters))
