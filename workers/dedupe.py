@@ -1,0 +1,91 @@
+"""canonical_url(), content_hash(), find_duplicate(): which URL and which story a document is. Never stores state.
+
+The only state (who holds a content hash) lives behind the DedupeStore port, passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import unicodedata
+from urllib.parse import urlsplit, urlunsplit
+
+from courlan import extract_domain, normalize_url
+
+from workers.ports import DedupeStore
+
+_WORD = re.compile(r"[^\W_]+")
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def canonical_url(url: str, claimed: str | None, source_url: str | None) -> tuple[str, str | None]:
+    """The document's canonical URL, and the page's claim when it was not trusted (to be recorded).
+
+    The claim (rel=canonical / og:url) is used only when it is on the registered domain of the
+    page's final URL or of the source (DESIGN decision 12): a page cannot take another outlet's id.
+    Tracking parameters (utm_*, fbclid, ...) and fragments are dropped, the query is sorted, the
+    host lowercased. Idempotent, and never raises.
+    """
+    page = _normalize(url)
+    claim = (claimed or "").strip()
+    if not claim:
+        return page, None
+    normalized_claim = _normalize(claim)
+    if normalized_claim == page:
+        return page, None
+    trusted_domains = {_registered_domain(page), _registered_domain(source_url or "")} - {None}
+    if urlsplit(normalized_claim).scheme in _WEB_SCHEMES and _registered_domain(normalized_claim) in trusted_domains:
+        return normalized_claim, None
+    return page, claim
+
+
+def content_hash(text: str) -> str:
+    """sha256 (hex) of the text's words, casefolded: blind to the punctuation, quote style and
+    spacing that syndication changes, so two outlets' copies of one story hash alike."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+
+
+def find_duplicate(dedupe: DedupeStore, content_hash: str, doc_id: str) -> str | None:
+    """The id of the earlier document with the same content, or None when `doc_id` holds it (first or again)."""
+    holder = dedupe.claim(content_hash, doc_id)
+    return None if holder == doc_id else holder
+
+
+def _normalize(url: str) -> str:
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host: keep the URL as the page gave it
+        return url.split("#", 1)[0]
+    if parts.scheme.lower() not in _WEB_SCHEMES:
+        # file: and other local URLs: the path is the identity; a query or fragment is not.
+        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+    try:
+        normalized = normalize_url(urlunsplit(parts._replace(fragment="")), strict=False)
+    except ValueError:
+        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+    # Not courlan's strict mode: it keeps only a dozen known query keys, so ?sid=1 and ?sid=2 (two
+    # articles) would share one id; the default mode drops trackers and keeps the rest.
+    return normalized.split("#", 1)[0]
+
+
+def _registered_domain(url: str) -> str | None:
+    """The domain a person registered ("worldwire.example" for "https://www.worldwire.example/x")."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    known = extract_domain(url)
+    if known:
+        return known
+    # Not in the public suffix list (.example, .test, .internal): the last two labels.
+    labels = [label for label in host.split(".") if label]
+    return ".".join(labels[-2:]) if labels else None

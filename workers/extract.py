@@ -1,0 +1,271 @@
+"""extract(): an article page (or its feed entry) -> text and metadata, with trafilatura. Never cleans or does I/O.
+
+The text is the extractor's raw output: furniture lines ("Share", "Advertisement") are clean.py's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import lxml.html  # type: ignore[import-untyped]
+import trafilatura
+from lxml import etree
+from trafilatura.settings import Document
+
+from ingest.jobs import FeedEntry
+from workers.errors import NotAnArticle, UnsupportedContent
+
+ExtractionPath = Literal["trafilatura", "trafilatura-recall", "feed-content", "feed-summary"]
+
+# A usable text has at least this many characters in lines that end like sentences, so a page of
+# navigation links (which the recall retry happily returns) is not an article.
+MIN_TEXT_CHARS = 200
+# Guards against pathological pages (DESIGN pitfalls): trafilatura costs ~N² on N tiny paragraphs
+# (20,000 took 1.3 s here), and lxml silently cuts everything nested deeper than 255 levels.
+MAX_TREE_ELEMENTS = 25_000
+MAX_TREE_DEPTH = 200
+
+# Content types that are HTML, and those that may be HTML mislabelled (the body decides).
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_MAYBE_HTML_TYPES = frozenset({"text/plain", "application/octet-stream", "text/xml", "application/xml", ""})
+
+# htmldate's output with the time of day when the page gives one (trafilatura's default drops it).
+_DATE_PARAMS: dict[str, Any] = {
+    "original_date": True,
+    "extensive_search": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
+_CLOSERS = "\"'»«“”‘’›‹)]}"
+_TERMINAL = (".", "?", "!", "…", "。", "！", "？")
+_LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
+_FEED_MARKERS = ("<rss", "<feed", "<urlset", "<sitemapindex", "<rdf:rdf")
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr",
+     "table", "section", "article", "figure", "figcaption", "dd", "dt", "hr"}
+)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one page says about itself. `text` is uncleaned; `language` is the page's declared one."""
+
+    text: str
+    extraction_path: ExtractionPath
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    date: datetime | None = None
+    description: str | None = None
+    site_name: str | None = None
+    canonical_claim: str | None = None  # <link rel=canonical> or og:url, resolved against the page URL
+    image: str | None = None
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+
+
+def check_content_type(content_type: str | None, url: str) -> None:
+    """Raise UnsupportedContent when the response's Content-Type says it is not a web page."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in _HTML_TYPES and media_type not in _MAYBE_HTML_TYPES:
+        raise UnsupportedContent(f"not HTML: content type {media_type}", url)
+
+
+def extract(html: str, url: str, entry: FeedEntry | None) -> Extracted:
+    """The article text of a page and its metadata, trying precision, then recall, then the feed.
+
+    Raises UnsupportedContent for a body that is not HTML or a page too big to extract safely, and
+    NotAnArticle when no candidate holds enough text.
+    """
+    document: Document | None = None
+    tree = _parse(html, url) if html.strip() else None
+    candidates: list[tuple[ExtractionPath, str]] = []
+    if tree is not None:
+        _check_tree_shape(tree, url)
+        document = _trafilatura(tree, url, recall=False, with_metadata=True)
+        candidates.append(("trafilatura", (document.text or "") if document else ""))
+        if not _usable(candidates[-1][1]):
+            recall = _trafilatura(tree, url, recall=True, with_metadata=document is None)
+            document = document or recall
+            candidates.append(("trafilatura-recall", (recall.text or "") if recall else ""))
+    if entry is not None and not _usable(candidates[-1][1] if candidates else ""):
+        candidates.append(("feed-content", fragment_text(entry.content or "")))
+        if not _usable(candidates[-1][1]):
+            candidates.append(("feed-summary", fragment_text(entry.summary or "")))
+    path, text = candidates[-1] if candidates else ("trafilatura", "")
+    if not _usable(text):
+        longest = max((_prose_chars(text) for _, text in candidates), default=0)
+        # Counted in sentence lines: a page of link lists has many characters and no article.
+        raise NotAnArticle(f"text too short: {longest} chars", url)
+    return _with_metadata(text, path, document, tree, url)
+
+
+def fragment_text(fragment: str) -> str:
+    """Plain text of an HTML fragment (a feed's content or summary), one line per block."""
+    if not fragment.strip():
+        return ""
+    if "<" not in fragment:
+        return fragment.strip()
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.LxmlError, ValueError):
+        return ""
+    for element in list(root.iter("script", "style", "noscript", "iframe")):
+        element.drop_tree()
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    text: str = root.text_content()
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _parse(html: str, url: str) -> Any:
+    reason = _not_html(html)
+    if reason:
+        raise UnsupportedContent(f"not HTML: {reason}", url)
+    try:
+        tree = trafilatura.load_html(html)
+    except (ValueError, TypeError, etree.LxmlError) as err:
+        raise UnsupportedContent(f"not HTML: {err}", url) from err
+    if tree is None:
+        raise UnsupportedContent("not HTML: the parser found no document", url)
+    return tree
+
+
+def _not_html(html: str) -> str | None:
+    """Why the body is plainly not a web page, judging by its first bytes; None when it may be one."""
+    head = html[:2048].lstrip().lower()
+    if "\x00" in html[:8192]:
+        return "binary content"
+    if head.startswith("%pdf"):
+        return "a PDF document"
+    if head[:1] in ("{", "["):
+        return "JSON"
+    if head.startswith("<?xml") and "<html" not in head and any(m in head for m in _FEED_MARKERS):
+        return "a feed or sitemap"
+    if "<" not in html[:65536]:
+        return "no markup"
+    return None
+
+
+def _check_tree_shape(tree: Any, url: str) -> None:
+    elements = depth = deepest = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        if event == "start":
+            elements += 1
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    if elements > MAX_TREE_ELEMENTS:
+        raise UnsupportedContent(f"page too large to extract: {elements} elements (limit {MAX_TREE_ELEMENTS})", url)
+    if deepest > MAX_TREE_DEPTH:
+        raise UnsupportedContent(f"page nested too deep to extract: {deepest} levels (limit {MAX_TREE_DEPTH})", url)
+
+
+def _trafilatura(tree: Any, url: str, *, recall: bool, with_metadata: bool) -> Document | None:
+    """One bare_extraction call, precision- or recall-oriented; its failures become ours."""
+    try:
+        result = trafilatura.bare_extraction(
+            tree,  # bare_extraction copies a tree it is given, so both calls see the same page
+            url=url,
+            favor_precision=not recall,
+            favor_recall=recall,
+            include_comments=False,
+            output_format="python",
+            with_metadata=with_metadata,
+            date_extraction_params=_DATE_PARAMS,
+        )
+    except MemoryError:
+        raise
+    except Exception as err:  # a crash inside the extractor: this page will crash it again
+        raise UnsupportedContent(f"extractor failed: {type(err).__name__}: {err}", url) from err
+    return result if isinstance(result, Document) else None
+
+
+def _usable(text: str) -> bool:
+    return _prose_chars(text) >= MIN_TEXT_CHARS
+
+
+def _prose_chars(text: str) -> int:
+    lines = (line.strip() for line in text.splitlines())
+    return sum(len(line) for line in lines if line.rstrip(_CLOSERS).endswith(_TERMINAL))
+
+
+def _with_metadata(text: str, path: ExtractionPath, document: Document | None, tree: Any, url: str) -> Extracted:
+    if document is None:
+        return Extracted(
+            text=text,
+            extraction_path=path,
+            canonical_claim=_canonical_claim(tree, url) if tree is not None else None,
+            language=_declared_language(tree) if tree is not None else None,
+        )
+    return Extracted(
+        text=text,
+        extraction_path=path,
+        title=_clean(document.title),
+        authors=_unique(author for author in (document.author or "").split(";")),
+        date=_parse_date(document.date),
+        description=_clean(document.description),
+        site_name=_clean(document.sitename),
+        canonical_claim=_canonical_claim(tree, url),
+        image=_clean(document.image),
+        categories=_unique(document.categories or ()),
+        tags=_unique(document.tags or ()),
+        language=_declared_language(tree),
+    )
+
+
+def _canonical_claim(tree: Any, url: str) -> str | None:
+    """The URL the page claims as its own: <link rel=canonical> first, then og:url."""
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and (link.get("href") or "").strip():
+            return urljoin(url, str(link.get("href")).strip())
+    for meta in tree.iter("meta"):
+        if (meta.get("property") or "").strip().lower() == "og:url" and (meta.get("content") or "").strip():
+            return urljoin(url, str(meta.get("content")).strip())
+    return None
+
+
+def _declared_language(tree: Any) -> str | None:
+    """The primary language subtag the page declares (<html lang>, then Content-Language), e.g. "en"."""
+    declared = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    declared += [
+        meta.get("content")
+        for meta in tree.iter("meta")
+        if (meta.get("http-equiv") or "").strip().lower() == "content-language"
+    ]
+    for value in declared:
+        match = _LANGUAGE_TAG.match((value or "").strip().split(",")[0].strip())
+        if match:
+            return match.group(1).lower()
+    return None
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # A date without a zone is a calendar date at best: read it as UTC.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_stripped(values)))
+
+
+def _stripped(values: Iterable[str]) -> Iterator[str]:
+    for value in values:
+        if value and value.strip():
+            yield value.strip()
