@@ -79,8 +79,9 @@ def _from_feedparser(raw: Mapping[str, Any], feed_url: str) -> FeedEntry | None:
         summary=_text(raw.get("summary")),
         content=_text(content[0].get("value")) if content else None,
         authors=_names(raw.get("authors") or ([{"name": raw["author"]}] if raw.get("author") else [])),
-        published=_from_struct(raw.get("published_parsed")),
-        updated=_from_struct(raw.get("updated_parsed")),
+        # dict.get: FeedParserDict.get falls back from `updated` to `published` (and warns).
+        published=_from_struct(dict.get(raw, "published_parsed")),
+        updated=_from_struct(dict.get(raw, "updated_parsed")),
         categories=tuple(t["term"] for t in raw.get("tags") or () if t.get("term")),
         image=_feedparser_image(raw, feed_url),
     )

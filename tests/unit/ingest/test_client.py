@@ -1,0 +1,132 @@
+"""The one HTTP client against a real local server: address guard, caps, timeouts, local files."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ingest.client import HttpClient, RequestPolicy, _is_allowed
+from ingest.errors import BadStatus, BlockedAddress, FetchTimeout, OversizedResponse
+from ingest.settings import HttpSettings
+
+LIMITS = HttpSettings(timeout_s=2, max_bytes=100_000, max_redirects=3)
+
+
+async def _hello(_request: web.Request) -> web.Response:
+    return web.Response(text="<html><p>hello</p></html>", content_type="text/html", charset="utf-8")
+
+
+async def _gzip_bomb(_request: web.Request) -> web.Response:
+    body = gzip.compress(b"\0" * 5_000_000)  # ~5 KB on the wire, 5 MB inflated
+    return web.Response(body=body, headers={"Content-Encoding": "gzip", "Content-Type": "text/html"})
+
+
+async def _trickle(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    await response.prepare(request)
+    for _ in range(100):
+        await response.write(b"x")
+        await asyncio.sleep(0.5)
+    return response
+
+
+async def _error(_request: web.Request) -> web.Response:
+    return web.Response(status=503)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TestServer]:
+    app = web.Application()
+    app.router.add_get("/hello", _hello)
+    app.router.add_get("/bomb", _gzip_bomb)
+    app.router.add_get("/trickle", _trickle)
+    app.router.add_get("/error", _error)
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
+    app.router.add_get("/redirect", redirect)
+    async with TestServer(app, host="127.0.0.1") as test_server:
+        yield test_server
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[HttpClient]:
+    async with HttpClient(LIMITS) as http:
+        yield http
+
+
+def _allowed(server: TestServer) -> RequestPolicy:
+    return RequestPolicy(source="test", allow_hosts=frozenset({f"127.0.0.1:{server.port}"}))
+
+
+async def test_loopback_is_refused_unless_the_source_allows_it(server: TestServer, client: HttpClient) -> None:
+    with pytest.raises(BlockedAddress, match="not public"):
+        await client.get(str(server.make_url("/hello")), RequestPolicy(source="test"))
+    response = await client.get(str(server.make_url("/hello")), _allowed(server))
+    assert response.status == 200 and "hello" in response.text()
+
+
+async def test_localhost_name_is_refused_too(server: TestServer, client: HttpClient) -> None:
+    with pytest.raises(BlockedAddress):
+        await client.get(f"http://localhost:{server.port}/hello", RequestPolicy(source="test"))
+
+
+async def test_redirect_to_another_loopback_port_is_refused(server: TestServer, client: HttpClient) -> None:
+    url = server.make_url("/redirect").with_query(to="http://127.0.0.1:1/admin")
+    with pytest.raises(BlockedAddress, match="127.0.0.1:1"):
+        await client.get(str(url), _allowed(server))
+
+
+async def test_redirect_to_a_file_url_is_refused(server: TestServer, client: HttpClient) -> None:
+    url = server.make_url("/redirect").with_query(to="file:///etc/passwd")
+    with pytest.raises(BlockedAddress, match="non-HTTP"):
+        await client.get(str(url), _allowed(server))
+
+
+async def test_inflated_size_is_capped(server: TestServer, client: HttpClient) -> None:
+    with pytest.raises(OversizedResponse, match="exceeds 100000 bytes"):
+        await client.get(str(server.make_url("/bomb")), _allowed(server))
+
+
+async def test_trickling_server_hits_the_whole_request_deadline(server: TestServer, client: HttpClient) -> None:
+    with pytest.raises(FetchTimeout, match="timed out after 2s"):
+        await client.get(str(server.make_url("/trickle")), _allowed(server))
+
+
+async def test_error_status_is_named(server: TestServer, client: HttpClient) -> None:
+    with pytest.raises(BadStatus, match="HTTP 503") as caught:
+        await client.get(str(server.make_url("/error")), _allowed(server))
+    assert caught.value.status == 503 and "(source=test)" in str(caught.value)
+
+
+async def test_local_file_inside_the_source_folder_is_read(tmp_path: Path, client: HttpClient) -> None:
+    (tmp_path / "page.html").write_text("<meta charset='iso-8859-1'><p>caf\xe9</p>", encoding="latin-1")
+    response = await client.get((tmp_path / "page.html").as_uri() + "?utm_source=x", RequestPolicy(local_root=tmp_path))
+    assert response.charset == "iso8859-1" and "café" in response.text()
+
+
+async def test_local_file_outside_the_source_folder_is_refused(tmp_path: Path, client: HttpClient) -> None:
+    (tmp_path / "feeds").mkdir()
+    with pytest.raises(BlockedAddress, match="outside the source's folder"):
+        await client.get((tmp_path / "feeds" / ".." / "secret").as_uri(), RequestPolicy(local_root=tmp_path / "feeds"))
+
+
+async def test_file_urls_are_refused_to_web_sources(client: HttpClient) -> None:
+    with pytest.raises(BlockedAddress, match="only by local sources"):
+        await client.get("file:///etc/passwd", RequestPolicy(source="web"))
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::ffff:127.0.0.1", "10.0.0.1", "100.64.0.1", "169.254.169.254", "::1"])
+def test_non_public_addresses_are_not_allowed(address: str) -> None:
+    assert not _is_allowed(address, 80)
+
+
+def test_public_addresses_are_allowed() -> None:
+    assert _is_allowed("93.184.215.14", 443)
