@@ -6,12 +6,12 @@ A job is plain JSON: what was fetched, from where, and what the feed said about 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JOB_VERSION = 1
+JOB_VERSION: Final = 1
 
 DiscoveredVia = Literal["feed", "sitemap", "page"]
 

@@ -1,4 +1,4 @@
-"""canonical_url(), content_hash(), find_duplicate(): which URL and which story a document is. Never stores state.
+"""canonical_url(), clean_url(), content_hash(), find_duplicate(): which URL and which story a document is. Never stores state.
 
 The only state (who holds a content hash) lives behind the DedupeStore port, passed in by the caller.
 """
@@ -9,7 +9,7 @@ import hashlib
 import ipaddress
 import re
 import unicodedata
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from courlan import extract_domain, normalize_url
 
@@ -24,6 +24,7 @@ def canonical_url(url: str, claimed: str | None, source_url: str | None) -> tupl
 
     The claim (rel=canonical / og:url) is used only when it is on the registered domain of the
     page's final URL or of the source (DESIGN decision 12): a page cannot take another outlet's id.
+    Nor can an article take its site's home page as its id.
     Tracking parameters (utm_*, fbclid, ...) and fragments are dropped, the query is sorted, the
     host lowercased. Idempotent, and never raises.
     """
@@ -34,10 +35,14 @@ def canonical_url(url: str, claimed: str | None, source_url: str | None) -> tupl
     normalized_claim = _normalize(claim)
     if normalized_claim == page:
         return page, None
-    trusted_domains = {_registered_domain(page), _registered_domain(source_url or "")} - {None}
-    if urlsplit(normalized_claim).scheme in _WEB_SCHEMES and _registered_domain(normalized_claim) in trusted_domains:
+    if _trusted(normalized_claim, page, source_url or ""):
         return normalized_claim, None
     return page, claim
+
+
+def clean_url(url: str) -> str:
+    """The URL without tracking parameters and fragment, host lowercased: the address to show."""
+    return _normalize(url)
 
 
 def content_hash(text: str) -> str:
@@ -53,22 +58,43 @@ def find_duplicate(dedupe: DedupeStore, content_hash: str, doc_id: str) -> str |
     return None if holder == doc_id else holder
 
 
+def _trusted(claim: str, page: str, source_url: str) -> bool:
+    if _scheme(claim) not in _WEB_SCHEMES or _scheme(page) not in _WEB_SCHEMES:
+        return False
+    # Sites that point every page's canonical at their home page exist: taken at their word, all
+    # their articles would share one id and overwrite each other.
+    if _path(claim) in ("", "/") and _path(page) not in ("", "/"):
+        return False
+    trusted_domains = {_registered_domain(page), _registered_domain(source_url)} - {None}
+    return _registered_domain(claim) in trusted_domains
+
+
 def _normalize(url: str) -> str:
-    url = url.strip()
+    url = url.split("#", 1)[0].strip()  # the first "#" always starts the fragment
+    scheme = _scheme(url)
+    if scheme not in _WEB_SCHEMES:
+        # file: and other local URLs (or unparseable ones): the path is the identity, not the query.
+        return url.split("?", 1)[0].strip() if scheme else url
     try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unbalanced "[" in the host: keep the URL as the page gave it
-        return url.split("#", 1)[0]
-    if parts.scheme.lower() not in _WEB_SCHEMES:
-        # file: and other local URLs: the path is the identity; a query or fragment is not.
-        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
-    try:
-        normalized = normalize_url(urlunsplit(parts._replace(fragment="")), strict=False)
+        # Not courlan's strict mode: it keeps only a dozen known query keys, so ?sid=1 and ?sid=2
+        # (two articles) would share one id; the default mode drops trackers and keeps the rest.
+        return normalize_url(url, strict=False).split("#", 1)[0].strip()
     except ValueError:
-        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
-    # Not courlan's strict mode: it keeps only a dozen known query keys, so ?sid=1 and ?sid=2 (two
-    # articles) would share one id; the default mode drops trackers and keeps the rest.
-    return normalized.split("#", 1)[0]
+        return url
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
 
 
 def _registered_domain(url: str) -> str | None:

@@ -6,7 +6,7 @@ The text is the extractor's raw output: furniture lines ("Share", "Advertisement
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -40,6 +40,12 @@ _DATE_PARAMS: dict[str, Any] = {
     "extensive_search": True,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
 }
+# How trafilatura and lxml fail on a bad page. Not Exception: a worker's soft time limit or a
+# MemoryError must reach the task as themselves.
+_EXTRACTOR_FAILURES = (
+    ArithmeticError, AssertionError, AttributeError, LookupError, RuntimeError, TypeError, ValueError,
+    etree.LxmlError,
+)
 _CLOSERS = "\"'»«“”‘’›‹)]}"
 _TERMINAL = (".", "?", "!", "…", "。", "！", "？")
 _LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
@@ -116,7 +122,8 @@ def fragment_text(fragment: str) -> str:
         return ""
     for element in list(root.iter("script", "style", "noscript", "iframe")):
         element.drop_tree()
-    for element in root.iter(*_BLOCK_TAGS):
+    for element in root.iter(*_BLOCK_TAGS):  # a block starts and ends a line
+        element.text = "\n" + (element.text or "")
         element.tail = "\n" + (element.tail or "")
     text: str = root.text_content()
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
@@ -179,9 +186,7 @@ def _trafilatura(tree: Any, url: str, *, recall: bool, with_metadata: bool) -> D
             with_metadata=with_metadata,
             date_extraction_params=_DATE_PARAMS,
         )
-    except MemoryError:
-        raise
-    except Exception as err:  # a crash inside the extractor: this page will crash it again
+    except _EXTRACTOR_FAILURES as err:  # a crash inside the extractor: this page will crash it again
         raise UnsupportedContent(f"extractor failed: {type(err).__name__}: {err}", url) from err
     return result if isinstance(result, Document) else None
 
@@ -196,26 +201,23 @@ def _prose_chars(text: str) -> int:
 
 
 def _with_metadata(text: str, path: ExtractionPath, document: Document | None, tree: Any, url: str) -> Extracted:
+    claim = _canonical_claim(tree, url) if tree is not None else None
+    language = _declared_language(tree) if tree is not None else None
     if document is None:
-        return Extracted(
-            text=text,
-            extraction_path=path,
-            canonical_claim=_canonical_claim(tree, url) if tree is not None else None,
-            language=_declared_language(tree) if tree is not None else None,
-        )
+        return Extracted(text=text, extraction_path=path, canonical_claim=claim, language=language)
     return Extracted(
         text=text,
         extraction_path=path,
-        title=_clean(document.title),
-        authors=_unique(author for author in (document.author or "").split(";")),
+        title=_text_or_none(document.title),
+        authors=_unique((document.author or "").split(";")),
         date=_parse_date(document.date),
-        description=_clean(document.description),
-        site_name=_clean(document.sitename),
-        canonical_claim=_canonical_claim(tree, url),
-        image=_clean(document.image),
+        description=_text_or_none(document.description),
+        site_name=_text_or_none(document.sitename),
+        canonical_claim=claim,
+        image=_text_or_none(document.image),
         categories=_unique(document.categories or ()),
         tags=_unique(document.tags or ()),
-        language=_declared_language(tree),
+        language=language,
     )
 
 
@@ -256,16 +258,10 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _clean(value: str | None) -> str | None:
+def _text_or_none(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(_stripped(values)))
-
-
-def _stripped(values: Iterable[str]) -> Iterator[str]:
-    for value in values:
-        if value and value.strip():
-            yield value.strip()
+    return tuple(dict.fromkeys(value.strip() for value in values if value and value.strip()))

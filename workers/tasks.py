@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
+from elasticsearch import Elasticsearch
 
 from ingest.handoff import TASK_NAME
 from ingest.logs import get_logger
@@ -44,12 +45,15 @@ def _worker_context(settings: Settings) -> _WorkerContext:
     global _context
     if _context is None or _context.pid != os.getpid():
         assert settings.elasticsearch_url and settings.redis_url
-        index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+        index = ElasticIndex(client, settings.index_alias)
         index.ensure_ready()
+        dead_letters = ElasticDeadLetters(client, settings.index_alias)
+        dead_letters.ensure_ready()
         _context = _WorkerContext(
             pid=os.getpid(),
             index=index,
-            dead_letters=ElasticDeadLetters(index.client, settings.index_alias),
+            dead_letters=dead_letters,
             dedupe=RedisDedupeStore(redis.Redis.from_url(settings.redis_url), settings.key_prefix),
         )
     return _context

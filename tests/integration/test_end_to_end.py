@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,21 +118,22 @@ def deployment(
     env = _base_env(tmp)
     deployment = Deployment(env, sources_file, tmp)
     if request.param == "distributed":
-        tag = uuid.uuid4().hex[:8]
+        alias, prefix = request.getfixturevalue("es_alias"), request.getfixturevalue("redis_prefix")
         env.update(
             NEWSINGEST_REDIS_URL=request.getfixturevalue("redis_url"),
             NEWSINGEST_ELASTICSEARCH_URL=request.getfixturevalue("elasticsearch_url"),
-            NEWSINGEST_INDEX_ALIAS=f"test-e2e-{tag}",
-            NEWSINGEST_KEY_PREFIX=f"test:{tag}:",
-            NEWSINGEST_CELERY__QUEUE=f"test-e2e-{tag}",
+            NEWSINGEST_INDEX_ALIAS=alias,
+            NEWSINGEST_KEY_PREFIX=prefix,
+            NEWSINGEST_CELERY__QUEUE=f"{alias}-queue",
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", "worker", "--concurrency", "2"],
-            env=env,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp / "worker.log").open("wb"),
-        )
+        with (tmp / "worker.log").open("wb") as worker_log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "ingest.cli", "worker", "--concurrency", "2"],
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=worker_log,
+            )
         deployment.processes.append(worker)
     yield deployment
     for process in deployment.processes:
@@ -142,18 +142,7 @@ def deployment(
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
-    if request.param == "distributed":
-        _drop_elastic(env)
-
-
-def _drop_elastic(env: dict[str, str]) -> None:
-    from elasticsearch import Elasticsearch
-
-    alias = env["NEWSINGEST_INDEX_ALIAS"]
-    with Elasticsearch(env["NEWSINGEST_ELASTICSEARCH_URL"]) as client:
-        client.options(ignore_status=404).indices.delete(index=f"{alias}-*")
-        client.options(ignore_status=404).indices.delete_index_template(name=f"{alias}-*")
-        client.options(ignore_status=404).indices.delete_index_template(name=alias)
+            process.wait()
 
 
 def _count(deployment: Deployment) -> int:
@@ -167,7 +156,7 @@ def _count(deployment: Deployment) -> int:
     import sqlite3
 
     with sqlite3.connect(Path(env["NEWSINGEST_DATA_DIR"]) / "newsingest.sqlite3") as db:
-        return int(db.execute("SELECT count(*) FROM documents").fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
 
 def _by_page(hits: list[dict[str, Any]], page: str) -> dict[str, Any]:

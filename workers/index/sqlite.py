@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
+from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
 from workers.errors import IndexUnavailable, ProcessingError
 from workers.index.mapping import dead_letter_id
 from workers.ports import IndexOutcome, SearchHit, SearchQuery
 
-log = structlog.get_logger()
+log = get_logger(__name__)
 
 SCHEMA_COMPONENT = "workers.index"
 SCHEMA_VERSION = 1
@@ -256,7 +255,9 @@ class SqliteIndex:
             # The best hit of each story (cluster_id), like Elasticsearch's field collapsing.
             hits = f"""
                 SELECT * FROM (
-                    SELECT *, ROW_NUMBER() OVER (PARTITION BY cluster_id ORDER BY {order}) AS nth
+                    SELECT *, ROW_NUMBER() OVER (
+                        PARTITION BY cluster_id ORDER BY id = cluster_id DESC, {order}
+                    ) AS nth
                     FROM ({hits})
                 ) WHERE nth = 1
             """

@@ -1,0 +1,120 @@
+"""process(): one ArticleJob -> one Article (extract -> clean -> canonical URL -> enrich -> dedupe).
+
+prepare() is the CPU-bound part and touches no shared state, so it runs in a process pool;
+finish() is the one step with state (the dedupe look-up), run by whoever owns the DedupeStore.
+Never indexes, retries or logs: tasks.py decides what an error means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest.jobs import ArticleJob
+from workers.clean import drop_noise
+from workers.dedupe import canonical_url, clean_url, content_hash, find_duplicate
+from workers.documents import Article, document_id
+from workers.enrich import enrich
+from workers.errors import NotAnArticle
+from workers.extract import MIN_TEXT_CHARS, check_content_type, extract, fragment_text
+from workers.ports import DedupeStore
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An Article but for what needs shared state: `fields` are Article's keyword arguments except
+    id, content_hash, cluster_id, duplicate_of, first_seen_at and updated_at. Picklable."""
+
+    doc_id: str
+    content_hash: str
+    fields: dict[str, Any]
+
+
+def prepare(job: ArticleJob) -> Draft:
+    """Everything about one job that needs no shared state.
+
+    Raises NotAnArticle or UnsupportedContent (PermanentError) with the reason and the URL.
+    """
+    url, entry = job.final_url, job.entry
+    check_content_type(job.headers.content_type, url)
+    html = job.html
+    if not 200 <= job.status < 300:
+        # An error page is never the article; the feed entry may still carry it.
+        if entry is None or not (entry.content or entry.summary):
+            raise NotAnArticle(f"HTTP status {job.status}", url)
+        html = ""
+    extracted = extract(html, url, entry)
+    title = extracted.title or (entry.title if entry else None)
+    text = drop_noise(extracted.text, title)
+    if len(text) < MIN_TEXT_CHARS:
+        raise NotAnArticle(f"text too short: {len(text)} chars once cleaned", url)
+    canonical, untrusted_claim = canonical_url(url, extracted.canonical_claim, job.source.url)
+    enrichment = enrich(text, job.source.language, extracted.language)
+    summary = fragment_text(entry.summary or "") if entry else ""
+    # The page's own date first: a feed re-posting an article gives it a new pubDate.
+    published = extracted.date or (entry.published if entry else None) or (entry.updated if entry else None)
+    fields: dict[str, Any] = {
+        # Re-deliveries with tracking parameters update this document: show the clean address.
+        "url": clean_url(url),
+        "canonical_url": canonical,
+        "canonical_claim": untrusted_claim,
+        "source": job.source.name,
+        "feed_url": job.source.url if job.discovered_via in ("feed", "sitemap") else None,
+        "domain": _domain(canonical),
+        "title": title,
+        "text": text,
+        "summary": summary or extracted.description,
+        "authors": extracted.authors or (entry.authors if entry else ()),
+        "published_at": published,
+        "fetched_at": job.fetched_at,
+        "language": enrichment.language,
+        "word_count": enrichment.word_count,
+        "reading_time_s": enrichment.reading_time_s,
+        "keywords": enrichment.keywords,
+        "entities": enrichment.entities,
+        "tags": job.source.tags,
+        # The feed's categories when it has some; else the page's own sections and tags.
+        "categories": (entry.categories if entry else ()) or _unique(extracted.categories + extracted.tags),
+        "image_url": (entry.image if entry else None) or extracted.image,
+        "site_name": extracted.site_name,
+        "discovered_via": job.discovered_via,
+        "extraction_path": extracted.extraction_path,
+    }
+    return Draft(doc_id=document_id(canonical), content_hash=content_hash(text), fields=fields)
+
+
+def finish(draft: Draft, dedupe: DedupeStore, now: datetime) -> Article:
+    """The Article, with its story's cluster: its own id when first with this content, else the holder's.
+
+    `first_seen_at` is `now`: on a re-crawl, the index adapter must keep the value it already stores.
+    """
+    holder = find_duplicate(dedupe, draft.content_hash, draft.doc_id)
+    return Article(
+        **draft.fields,
+        id=draft.doc_id,
+        content_hash=draft.content_hash,
+        cluster_id=holder or draft.doc_id,
+        duplicate_of=holder,
+        first_seen_at=now,
+        updated_at=now,
+    )
+
+
+def process(job: ArticleJob, dedupe: DedupeStore, now: datetime) -> Article:
+    """prepare() then finish(), in this process."""
+    return finish(prepare(job), dedupe, now)
+
+
+def _domain(url: str) -> str:
+    """The host without "www.", as a filter value; empty for host-less URLs (file:)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # a URL so malformed that canonical_url kept it as given
+        return ""
+    return host.removeprefix("www.")
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
