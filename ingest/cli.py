@@ -142,10 +142,10 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         from workers.app import make_app
         from workers.index.elastic import ElasticIndex
 
-        index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
-        index.ensure_ready()  # the template, index and alias exist before the first job
-        index.close()
-        handoff = CeleryHandoff(
+        elastic = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        elastic.ensure_ready()  # the template, index and alias exist before the first job
+        elastic.close()
+        handoff: Handoff = CeleryHandoff(
             make_app(settings),
             settings.celery.queue,
             settings.key_prefix + settings.celery.queue,

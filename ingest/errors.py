@@ -21,24 +21,25 @@ class SourcesFileError(IngestError):
         return "\n".join([header, *self.problems])
 
 
-class FeedParseError(IngestError):
+class _UrlError(IngestError):
+    """An error about one URL, read as one line: `<reason>: <url> (source=<name>)`."""
+
+    prefix = ""
+
     def __init__(self, url: str, reason: str, source: str | None = None) -> None:
         super().__init__(url, reason, source)
         self.url, self.reason, self.source = url, reason, source
 
     def __str__(self) -> str:
-        return f"feed could not be parsed: {self.reason}: {self.url}{_about(self.source)}"
+        return f"{self.prefix}{self.reason}: {self.url}{_about(self.source)}"
 
 
-class FetchError(IngestError):
+class FeedParseError(_UrlError):
+    prefix = "feed could not be parsed: "
+
+
+class FetchError(_UrlError):
     """A request that did not produce a usable response."""
-
-    def __init__(self, url: str, reason: str, source: str | None = None) -> None:
-        super().__init__(url, reason, source)
-        self.url, self.reason, self.source = url, reason, source
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.url}{_about(self.source)}"
 
 
 class FetchTimeout(FetchError):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 from dateutil import parser as dateparser
 from lxml import etree
 
@@ -67,7 +67,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     return ParsedFeed(title=parsed.feed.get("title"), entries=entries)
 
 
-def _from_feedparser(raw: Mapping[str, Any], feed_url: str) -> FeedEntry | None:
+def _from_feedparser(raw: dict[str, Any], feed_url: str) -> FeedEntry | None:
     link = raw.get("link") or _first_alternate(raw.get("links", ()))
     if not link:
         return None
@@ -97,10 +97,10 @@ def _first_alternate(links: Iterable[Mapping[str, Any]]) -> str | None:
 def _feedparser_image(raw: Mapping[str, Any], feed_url: str) -> str | None:
     for media in (*(raw.get("media_content") or ()), *(raw.get("media_thumbnail") or ())):
         if media.get("url") and media.get("medium", "image") == "image":
-            return urljoin(feed_url, media["url"])
+            return urljoin(feed_url, str(media["url"]))
     for enclosure in raw.get("enclosures") or ():
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-            return urljoin(feed_url, enclosure["href"])
+            return urljoin(feed_url, str(enclosure["href"]))
     return None
 
 

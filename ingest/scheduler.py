@@ -34,7 +34,7 @@ class Schedule:
         """Put a polled source back; failures push it later and later (capped), success resets."""
         interval = self._intervals[name]
         delay = min(interval * 2 ** min(failures, 16), max(MAX_BACKOFF_S, interval))
-        due = now + delay * self._rng.uniform(1 - JITTER, 1 + JITTER)
+        due: float = now + delay * self._rng.uniform(1 - JITTER, 1 + JITTER)
         heapq.heappush(self._heap, (due, name))
         return due
 

@@ -47,13 +47,15 @@ class RedisFeedState:
         self._prefix = key_prefix
 
     async def load(self, source: str) -> FeedRecord:
-        raw: dict[str, str] = await self._redis.hgetall(f"{self._prefix}feed:{source}")  # type: ignore[misc]
-        return _record_from(raw)
+        raw = await self._redis.hgetall(f"{self._prefix}feed:{source}")
+        return _record_from({str(k): str(v) for k, v in raw.items()})
 
     async def save(self, source: str, record: FeedRecord) -> None:
         key = f"{self._prefix}feed:{source}"
-        values = {k: ("" if v is None else str(v)) for k, v in asdict(record).items()}
-        await self._redis.hset(key, mapping=values)  # type: ignore[misc]
+        values: dict[str | bytes, str | bytes] = {
+            k: ("" if v is None else str(v)) for k, v in asdict(record).items()
+        }
+        await self._redis.hset(key, mapping=values)  # type: ignore[arg-type]
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
         if not keys:

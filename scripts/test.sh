@@ -13,6 +13,9 @@ if ! bash scripts/services.sh status >/dev/null 2>&1; then
 fi
 bash scripts/services.sh up
 
+# Types first: mypy --strict over ingest/ and workers/ (pyproject.toml), seconds, not minutes.
+.venv/bin/mypy
+
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 status=$?

@@ -85,10 +85,10 @@ def store_prepared(
         articles.append(article)
         jobs_by_doc[article.id] = job
     outcomes = index.bulk_index(articles) if articles else []
-    for outcome in outcomes:
-        if outcome.result == "rejected":
-            job = jobs_by_doc[outcome.doc_id]
-            letters.append(dead_letter(job, "index", PermanentError(outcome.reason or "rejected", job.url), now))
+    for written in outcomes:
+        if written.result == "rejected":
+            job = jobs_by_doc[written.doc_id]
+            letters.append(dead_letter(job, "index", PermanentError(written.reason or "rejected", job.url), now))
     if letters:
         dead_letters.record(letters)
     indexed = sum(1 for o in outcomes if o.result == "indexed")

@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
-import justext  # type: ignore[import-untyped]
-from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+import justext
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 WORDS_PER_MINUTE = 230
 KEYWORD_COUNT = 10

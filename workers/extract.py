@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import urljoin
 
-import lxml.html  # type: ignore[import-untyped]
+import lxml.html
 import trafilatura
 from lxml import etree
 from trafilatura.settings import Document
