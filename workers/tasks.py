@@ -64,29 +64,35 @@ def retry_countdown_s(retries: int, cap_s: int, rng: random.Random | None = None
     return (rng or random).uniform(0, min(cap_s, 2 ** min(retries, 20)))
 
 
-def register_tasks(app: Celery, settings: Settings) -> None:
+def process_batch(task: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[str, int]:
+    """The Celery task body (bound): one batch, then retry or dead-letter per the error's type."""
+    settings: Settings = task.app.conf.newsingest_settings
     celery = settings.celery
+    countdown = retry_countdown_s(task.request.retries, celery.retry_backoff_max_s)
+    try:
+        context = _worker_context(settings)
+        report = process_messages(messages, context.dedupe, context.index, context.dead_letters)
+    except IndexUnavailable as exc:
+        log.warning("index_unavailable_retrying", error=str(exc), retries=task.request.retries)
+        raise task.retry(exc=exc, countdown=countdown) from exc
+    except TransientError as exc:
+        if task.request.retries >= celery.max_retries:
+            _give_up(settings, messages, exc)
+            return {"indexed": 0, "duplicates": 0, "dead_letters": len(messages)}
+        log.warning("transient_error_retrying", error_type=type(exc).__name__, error=str(exc))
+        raise task.retry(exc=exc, countdown=countdown) from exc
+    return asdict(report)
 
-    @app.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
-    def process_batch(self: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[str, int]:
-        countdown = retry_countdown_s(self.request.retries, celery.retry_backoff_max_s)
-        try:
-            context = _worker_context(settings)
-            report = process_messages(messages, context.dedupe, context.index, context.dead_letters)
-        except IndexUnavailable as exc:
-            log.warning("index_unavailable_retrying", error=str(exc), retries=self.request.retries)
-            raise self.retry(exc=exc, countdown=countdown) from exc
-        except TransientError as exc:
-            if self.request.retries >= celery.max_retries:
-                _give_up(messages, exc)
-                return {"indexed": 0, "duplicates": 0, "dead_letters": len(messages)}
-            log.warning("transient_error_retrying", error_type=type(exc).__name__, error=str(exc))
-            raise self.retry(exc=exc, countdown=countdown) from exc
-        return asdict(report)
 
-    def _give_up(messages: list[dict[str, Any]], exc: TransientError) -> None:
-        jobs, invalid = validate_jobs(messages)
-        now = datetime.now(UTC)
-        letters = [dead_letter(job, "process", exc, now) for job in jobs] + invalid
-        _worker_context(settings).dead_letters.record(letters)
-        log.error("batch_dead_lettered", error_type=type(exc).__name__, error=str(exc), jobs=len(letters))
+def _give_up(settings: Settings, messages: list[dict[str, Any]], exc: TransientError) -> None:
+    jobs, invalid = validate_jobs(messages)
+    now = datetime.now(UTC)
+    letters = [dead_letter(job, "process", exc, now) for job in jobs] + invalid
+    _worker_context(settings).dead_letters.record(letters)
+    log.error("batch_dead_lettered", error_type=type(exc).__name__, error=str(exc), jobs=len(letters))
+
+
+def register_tasks(app: Celery, settings: Settings) -> None:
+    """Register process_batch on `app`; the task reads the settings from the app's configuration."""
+    app.conf.newsingest_settings = settings
+    app.task(name=TASK_NAME, bind=True, max_retries=None)(process_batch)

@@ -119,6 +119,16 @@ def test_get_returns_the_stored_article(index: ElasticIndex, make_article: MakeA
     assert index.get(article.id) == article
 
 
+def test_recrawl_keeps_first_seen_at(index: ElasticIndex, make_article: MakeArticle) -> None:
+    first = make_article()
+    index.bulk_index([first])
+    later = first.model_copy(update={"first_seen_at": first.first_seen_at.replace(year=2030), "text": "Updated."})
+    index.bulk_index([later])
+    stored = index.get(first.id)
+    assert stored is not None and stored.text == "Updated."
+    assert stored.first_seen_at == first.first_seen_at
+
+
 def test_get_of_an_unknown_id_is_none(index: ElasticIndex) -> None:
     assert index.get("no-such-id") is None
 
@@ -229,6 +239,9 @@ class _ThrottlingClient:
             for op in operations[::2]
         ]
         return {"errors": status >= 300, "items": items}
+
+    def mget(self, *, ids: list[str], **_: Any) -> dict[str, Any]:
+        return {"docs": [{"_id": doc_id, "found": False} for doc_id in ids]}
 
 
 def _throttled_index(client: _ThrottlingClient, attempts: int = 3) -> ElasticIndex:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -215,6 +216,7 @@ class ElasticIndex:
         return outcomes
 
     def _bulk_chunk(self, articles: Sequence[Article]) -> list[IndexOutcome]:
+        articles = self._keep_first_seen(articles)
         bulk = _Bulk(articles, [None] * len(articles), list(range(len(articles))))
         started = time.monotonic()
         for attempt in range(self._retry.attempts):
@@ -244,6 +246,24 @@ class ElasticIndex:
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         return done
+
+    def _keep_first_seen(self, articles: Sequence[Article]) -> list[Article]:
+        """A re-crawl replaces the document but keeps when it was first seen (one mget per chunk)."""
+        with _unavailable_on_errors("mget", self.alias):
+            found = self._client.mget(
+                index=self.alias, ids=[a.id for a in articles], source_includes=["first_seen_at"]
+            )
+        first_seen = {
+            doc["_id"]: doc["_source"]["first_seen_at"]
+            for doc in found["docs"]
+            if doc.get("found") and doc.get("_source", {}).get("first_seen_at")
+        }
+        return [
+            a.model_copy(update={"first_seen_at": datetime.fromisoformat(first_seen[a.id])})
+            if a.id in first_seen
+            else a
+            for a in articles
+        ]
 
     def _exhausted(self, bulk: _Bulk) -> TransientError:
         status, reason = bulk.last_failure

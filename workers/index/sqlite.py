@@ -94,7 +94,10 @@ ON CONFLICT (id) DO UPDATE SET
     source = excluded.source,
     language = excluded.language,
     published_at = excluded.published_at,
-    document = excluded.document
+    -- A re-crawl updates the document but not when it was first seen.
+    document = json_set(
+        excluded.document, '$.first_seen_at', json_extract(articles.document, '$.first_seen_at')
+    )
 """
 
 

@@ -100,6 +100,16 @@ def test_upsert_replaces_the_stored_document(index: SqliteIndex, make_article: M
     assert stored is not None and stored.title == "Harbour reopens after storm"
 
 
+def test_recrawl_keeps_first_seen_at(index: SqliteIndex, make_article: MakeArticle) -> None:
+    first = make_article()
+    index.bulk_index([first])
+    later = first.model_copy(update={"first_seen_at": first.first_seen_at.replace(year=2030), "text": "Updated."})
+    index.bulk_index([later])
+    stored = index.get(first.id)
+    assert stored is not None and stored.text == "Updated."
+    assert stored.first_seen_at == first.first_seen_at
+
+
 def test_upsert_keeps_the_full_text_index_in_step(
     index: SqliteIndex, conn: sqlite3.Connection, make_article: MakeArticle
 ) -> None:
