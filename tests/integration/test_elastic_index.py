@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from tests.index_contract import check_recrawl_keeps_first_seen_at
 from workers.documents import Article, DeadLetter
 from workers.errors import IndexUnavailable, TransientError
 from workers.index.elastic import ElasticDeadLetters, ElasticIndex, RetryPolicy
@@ -120,13 +121,7 @@ def test_get_returns_the_stored_article(index: ElasticIndex, make_article: MakeA
 
 
 def test_recrawl_keeps_first_seen_at(index: ElasticIndex, make_article: MakeArticle) -> None:
-    first = make_article()
-    index.bulk_index([first])
-    later = first.model_copy(update={"first_seen_at": first.first_seen_at.replace(year=2030), "text": "Updated."})
-    index.bulk_index([later])
-    stored = index.get(first.id)
-    assert stored is not None and stored.text == "Updated."
-    assert stored.first_seen_at == first.first_seen_at
+    check_recrawl_keeps_first_seen_at(index, make_article)
 
 
 def test_get_of_an_unknown_id_is_none(index: ElasticIndex) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.index_contract import check_recrawl_keeps_first_seen_at
 from workers.documents import Article, DeadLetter
 from workers.index.sqlite import (
     SchemaError,
@@ -101,13 +102,7 @@ def test_upsert_replaces_the_stored_document(index: SqliteIndex, make_article: M
 
 
 def test_recrawl_keeps_first_seen_at(index: SqliteIndex, make_article: MakeArticle) -> None:
-    first = make_article()
-    index.bulk_index([first])
-    later = first.model_copy(update={"first_seen_at": first.first_seen_at.replace(year=2030), "text": "Updated."})
-    index.bulk_index([later])
-    stored = index.get(first.id)
-    assert stored is not None and stored.text == "Updated."
-    assert stored.first_seen_at == first.first_seen_at
+    check_recrawl_keeps_first_seen_at(index, make_article)
 
 
 def test_upsert_keeps_the_full_text_index_in_step(
