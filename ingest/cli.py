@@ -78,7 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     check = sources_commands.add_parser("check", help="validate a sources file, listing every problem")
     check.add_argument("path", nargs="?", type=Path)
     check.set_defaults(command=_sources_check)
+
+    # Further commands live in modules of their own; each adds its subparsers here.
+    for register in _COMMAND_MODULES:
+        register(commands, sources_commands)
     return parser
+
+
+# Each: register(commands, sources_commands) adding subparsers whose `command` default is
+# a function (settings, args) -> exit code.
+_COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = ()
 
 
 def _sources_check(settings: Settings, args: argparse.Namespace) -> int:
