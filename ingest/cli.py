@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ingest import cli_index, cli_search, cli_sources, serve
 from ingest.client import HttpClient
 from ingest.daemon import Daemon, RunReport, install_stop_signals
 from ingest.errors import SourcesFileError
@@ -26,8 +26,8 @@ from ingest.logs import configure_logging, get_logger
 from ingest.settings import Settings, load_settings
 from ingest.sources import SourcesFile, load_sources
 from ingest.state import FeedState, RedisFeedState, SqliteFeedState
+from workers import cli_extract
 from workers.errors import IndexUnavailable
-from workers.ports import IndexBackend, SearchHit, SearchQuery
 
 log = get_logger("newsingest")
 
@@ -64,15 +64,6 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, help="worker processes (default: NEWSINGEST_CELERY__CONCURRENCY)")
     worker.set_defaults(command=_worker)
 
-    search = commands.add_parser("search", help="full-text search of the ingested articles")
-    search.add_argument("query")
-    search.add_argument("--limit", type=int, default=10)
-    search.add_argument("--json", action="store_true", help="one JSON object per hit and line")
-    search.add_argument("--all-copies", action="store_true", help="every copy, not one hit per story")
-    search.add_argument("--source", help="only this source")
-    search.add_argument("--language", help="only this language (ISO 639-1)")
-    search.set_defaults(command=_search)
-
     sources = commands.add_parser("sources", help="the sources file")
     sources_commands = sources.add_subparsers(required=True, metavar="ACTION")
     check = sources_commands.add_parser("check", help="validate a sources file, listing every problem")
@@ -87,7 +78,13 @@ def _parser() -> argparse.ArgumentParser:
 
 # Each: register(commands, sources_commands) adding subparsers whose `command` default is
 # a function (settings, args) -> exit code.
-_COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = ()
+_COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = (
+    cli_sources.register,
+    cli_search.register,
+    cli_index.register,
+    serve.register,
+    cli_extract.register,
+)
 
 
 def _sources_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -120,16 +117,18 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         index=settings.elasticsearch_url or str(settings.sqlite_path),
         once=args.once,
     )
-    report = asyncio.run(_run_async(settings, sources, once=args.once))
+    report = asyncio.run(_run_async(settings, sources, once=args.once, sources_path=path))
     if report is None:
         return EXIT_OK
     return _summarize(report)
 
 
-async def _run_async(settings: Settings, sources: SourcesFile, *, once: bool) -> RunReport | None:
+async def _run_async(
+    settings: Settings, sources: SourcesFile, *, once: bool, sources_path: Path | None = None
+) -> RunReport | None:
     with _wiring(settings) as (state, handoff):
         async with HttpClient(settings.http) as client:
-            daemon = Daemon(settings, sources.enabled, client, state, handoff)
+            daemon = Daemon(settings, sources.enabled, client, state, handoff, sources_path=sources_path)
             try:
                 if once:
                     return await daemon.run_once()
@@ -152,7 +151,7 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         from workers.index.elastic import ElasticIndex
 
         elastic = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
-        elastic.ensure_ready()  # the template, index and alias exist before the first job
+        elastic.wait_until_ready()  # template, index and alias exist before the first job; waits out an outage
         elastic.close()
         handoff: Handoff = CeleryHandoff(
             make_app(settings),
@@ -165,8 +164,9 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         yield RedisFeedState(settings.redis_url, settings.key_prefix), handoff
         return
     from workers.batch import store_prepared
-    from workers.index.sqlite import SqliteDeadLetters, SqliteDedupeStore, SqliteIndex, open_database
+    from workers.index.sqlite import SqliteDeadLetters, SqliteIndex, open_database
     from workers.pipeline import prepare
+    from workers.state_sqlite import SqliteStoryState
 
     # One thread owns the SQLite file: dedupe look-ups, index writes and feed state run there.
     owner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-owner")
@@ -174,9 +174,8 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         db = owner.submit(open_database, settings.sqlite_path).result()
         index = SqliteIndex(db)
         owner.submit(index.ensure_ready).result()
-        store = partial(
-            store_prepared, dedupe=SqliteDedupeStore(db), index=index, dead_letters=SqliteDeadLetters(db)
-        )
+        state = owner.submit(SqliteStoryState, db, settings.dedupe).result()
+        store = partial(store_prepared, dedupe=state, index=index, dead_letters=SqliteDeadLetters(db))
         handoff = LocalHandoff(prepare, store, settings.processing_workers, owner)
         yield SqliteFeedState(settings.sqlite_path, owner), handoff
         owner.submit(db.close).result()
@@ -219,57 +218,6 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
          "--loglevel", args.log_level, "--without-gossip", "--without-mingle"]
     )
     return EXIT_OK
-
-
-def _search(settings: Settings, args: argparse.Namespace) -> int:
-    query = SearchQuery(
-        text=args.query,
-        limit=args.limit,
-        collapse=not args.all_copies,
-        source=args.source,
-        language=args.language,
-    )
-    with _index(settings) as index:
-        hits = index.search(query)
-    for rank, hit in enumerate(hits, 1):
-        print(_hit_json(hit) if args.json else _hit_text(rank, hit))
-    if not hits and not args.json:
-        print(f"no results for {args.query!r}", file=sys.stderr)
-    return EXIT_OK
-
-
-@contextmanager
-def _index(settings: Settings) -> Iterator[IndexBackend]:
-    if settings.elasticsearch_url:
-        from workers.index.elastic import ElasticIndex
-
-        index: IndexBackend = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
-    else:
-        from workers.index.sqlite import SqliteIndex, open_database
-
-        index = SqliteIndex(open_database(settings.sqlite_path))
-    try:
-        yield index
-    finally:
-        index.close()
-
-
-def _hit_json(hit: SearchHit) -> str:
-    document: dict[str, Any] = hit.article.to_source()
-    document["score"] = hit.score
-    return json.dumps(document, ensure_ascii=False)
-
-
-def _hit_text(rank: int, hit: SearchHit) -> str:
-    article = hit.article
-    published = article.published_at.date().isoformat() if article.published_at else "undated"
-    snippet = " ".join(article.text.split())[:200]
-    copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
-    return (
-        f"{rank:>2}. {article.title or '(untitled)'}{copy}\n"
-        f"    {article.source} · {published} · {article.language or '?'} · score {hit.score:.2f}\n"
-        f"    {article.url}\n    {snippet}…"
-    )
 
 
 if __name__ == "__main__":

@@ -1,30 +1,39 @@
 """The daemon: poll due sources, fetch their new articles, hand them off; `--once` or forever.
 
-One unit of work is one poll of one source: its errors are logged once, with their type, and
-never reach another source. Only a daemon bug may end the task group.
+A fixed pool of poll workers and one of page workers read two queues. Work reaches a queue only
+once its host has a free slot (ingest/politeness.py), so no worker ever waits for a busy host.
+One unit of work is one poll of one source: its errors are logged once, with their type, saved
+for `sources status`, and never reach another source. Only a daemon bug may end the task group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
 from ingest.client import HttpClient
-from ingest.errors import IngestError
+from ingest.errors import BadStatus, IngestError
 from ingest.fetch import fetch_page
 from ingest.handoff import DrainReport, Handoff
-from ingest.jobs import ArticleJob, FeedEntry
+from ingest.jobs import ArticleJob, DiscoveredVia, FeedEntry
 from ingest.logs import get_logger
-from ingest.poll import poll_source
-from ingest.scheduler import Schedule
+from ingest.politeness import HostGate, HostPacer, PoliteClient, host_key
+from ingest.poll import PollOptions, PollResult, poll_source
+from ingest.reload import SourcesWatcher
+from ingest.robots import RobotsCache
+from ingest.scheduler import Schedule, adapt_interval, cache_floor_s, next_delay_s
 from ingest.settings import Settings
-from ingest.sources import Source
-from ingest.state import FeedState
+from ingest.sources import Source, SourcesFile
+from ingest.state import FeedRecord, FeedState
 
 log = get_logger(__name__)
 
@@ -37,7 +46,10 @@ class SourceReport:
     entries_new: int = 0
     articles_fetched: int = 0
     articles_failed: int = 0
+    articles_given_up: int = 0
     error: str | None = None
+    error_type: str | None = None
+    retry_after_s: float | None = None
 
 
 @dataclass
@@ -50,6 +62,14 @@ class RunReport:
         return sum(r.articles_fetched for r in self.sources)
 
 
+@dataclass
+class _PageItem:
+    source: Source
+    entry: FeedEntry
+    host: str | None  # None: not paced (a local file)
+    outcome: asyncio.Future[ArticleJob | IngestError]
+
+
 class Daemon:
     def __init__(
         self,
@@ -58,102 +78,337 @@ class Daemon:
         client: HttpClient,
         state: FeedState,
         handoff: Handoff,
+        *,
+        sources_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._sources = {s.name: s for s in sources if s.enabled}
         self._client, self._state, self._handoff = client, state, handoff
-        self._fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
-        self._poll_slots = asyncio.Semaphore(settings.poll_concurrency)
+        self._sources_path = sources_path
+        self._clock = clock
+        self._rng = random.Random()
+        self._polling = settings.polling
+        self._options = PollOptions(
+            sitemap_max_children=settings.polling.sitemap_max_children,
+            news_freshness_s=settings.polling.news_freshness_s,
+            discovery_refresh_s=settings.polling.discovery_refresh_s,
+        )
+        self._schedule: Schedule | None = None
+        self._in_flight: dict[str, asyncio.Future[SourceReport]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        # Sources in flight (queued for a host, polled, or fetching pages): fetched pages wait in
+        # memory for their siblings (one handoff per poll), so this bounds memory whatever the
+        # number of sources.
+        self._open_polls = asyncio.Semaphore(4 * max(settings.poll_concurrency, settings.fetch_concurrency))
+        # Made on the running loop by _WorkerPools:
+        self._gate: HostGate
+        self._fetcher: PoliteClient
+        self._polls: asyncio.Queue[tuple[Source, str | None]]
+        self._pages: asyncio.Queue[_PageItem]
+        self._group: asyncio.TaskGroup
+
+    # -- running ---------------------------------------------------------------------------
 
     async def run_once(self) -> RunReport:
         """Poll every enabled source once and wait until what was fetched is processed."""
-        reports = await asyncio.gather(*(self._guarded_poll(s) for s in self._sources.values()))
+        async with self._workers():
+            reports = await asyncio.gather(*(self._dispatch(s) for s in list(self._sources.values())))
         drain = await self._handoff.drain(self._settings.once_timeout_s)
         return RunReport(list(reports), drain)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        schedule = Schedule({n: s.poll_interval_s for n, s in self._sources.items()}, time.time())
-        in_flight: set[asyncio.Task[SourceReport]] = set()
-        async with asyncio.TaskGroup() as group:
+        self._schedule = schedule = await self._initial_schedule()
+        watcher = (
+            SourcesWatcher(self._sources_path, self.apply_sources, self._polling.reload_check_s)
+            if self._sources_path is not None
+            else None
+        )
+        async with self._workers() as group:
+            if watcher is not None:
+                group.create_task(watcher.run(stop))
             while not stop.is_set():
-                for name in schedule.due(time.time()):
-                    task = group.create_task(self._poll_and_reschedule(self._sources[name], schedule))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                wait_s = schedule.seconds_until_next(time.time())
+                await self._handoff.wait_ready()  # backpressure: no new polls past the high-water mark
+                for name in schedule.due(self._clock()):
+                    source = self._sources.get(name)
+                    if source is not None and name not in self._in_flight:
+                        self._spawn(self._dispatch_and_forget(source))
+                wait_s = schedule.seconds_until_next(self._clock())
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=min(wait_s if wait_s is not None else 60, 60))
+                    await asyncio.wait_for(stop.wait(), timeout=min(wait_s if wait_s is not None else 1.0, 1.0))
                 except TimeoutError:
                     pass
-            await self._finish_in_flight(in_flight)
+            await self._finish_in_flight()
 
-    async def _finish_in_flight(self, in_flight: set[asyncio.Task[SourceReport]]) -> None:
-        if not in_flight:
+    def _workers(self) -> _WorkerPools:
+        return _WorkerPools(self)
+
+    async def _finish_in_flight(self) -> None:
+        if not self._in_flight:
             return
         grace = self._settings.shutdown_grace_s
-        log.info("shutdown_waiting", polls_in_flight=len(in_flight), grace_s=grace)
-        _, pending = await asyncio.wait(set(in_flight), timeout=grace)
-        for task in pending:
-            task.cancel()
+        log.info("shutdown_waiting", polls_in_flight=len(self._in_flight), grace_s=grace)
+        await asyncio.wait(list(self._in_flight.values()), timeout=grace)
 
-    async def _poll_and_reschedule(self, source: Source, schedule: Schedule) -> SourceReport:
-        report = await self._guarded_poll(source)
-        record = await self._state.load(source.name)
-        failures = 0 if report.ok else record.failures + 1
-        if not report.ok:
-            await self._state.save(source.name, replace(record, failures=failures))
-        due = schedule.reschedule(source.name, time.time(), failures)
-        log.debug("poll_scheduled", source=source.name, in_s=round(due - time.time(), 1))
-        return report
+    async def _initial_schedule(self) -> Schedule:
+        """Due times from the saved state: a restart does not poll every source at once again."""
+        now = self._clock()
+        records = await self._state.load_many(list(self._sources))
+        schedule = Schedule({}, now, self._rng)
+        for name, source in self._sources.items():
+            record = records.get(name, FeedRecord())
+            interval = _clamp(record.interval_s or source.poll_interval_s, source)
+            due = record.next_poll_at
+            if due is None or due > now + source.max_bound_s * 1.2:
+                due = now
+            schedule.add(name, interval, max(due, now))
+        return schedule
 
-    async def _guarded_poll(self, source: Source) -> SourceReport:
-        """One poll of one source; every error ends here, logged once with its type."""
+    def apply_sources(self, loaded: SourcesFile) -> None:
+        """Hot reload: add, remove and change sources without a restart."""
+        schedule, now = self._schedule, self._clock()
+        new = {s.name: s for s in loaded.enabled}
+        added = [n for n in new if n not in self._sources]
+        removed = [n for n in self._sources if n not in new]
+        changed = [n for n in new if n in self._sources and new[n] != self._sources[n]]
+        self._sources = new
+        if schedule is not None:
+            for name in removed:
+                schedule.remove(name)
+            for name in added:
+                schedule.add(name, new[name].poll_interval_s, now)
+            for name in changed:
+                if name in self._in_flight:
+                    continue  # rescheduled with its new settings when its poll ends
+                old_due = schedule.due_at(name)
+                due = now + new[name].poll_interval_s if old_due is None else min(old_due, now + new[name].poll_interval_s)
+                schedule.add(name, new[name].poll_interval_s, due)
+        log.info("sources_reloaded", added=added, removed=removed, changed=changed, sources=len(new))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._group.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- one source ------------------------------------------------------------------------
+
+    async def _dispatch_and_forget(self, source: Source) -> None:
+        await self._dispatch(source)
+
+    async def _dispatch(self, source: Source) -> SourceReport:
+        """Queue one poll of `source` for when its host is free; return its report when done."""
+        done: asyncio.Future[SourceReport] = asyncio.get_running_loop().create_future()
+        self._in_flight[source.name] = done
+        try:
+            # Taken before any host slot, so a waiting source holds nothing a running one needs.
+            async with self._open_polls:
+                host = _paced_host(source.url)
+                if host is None:
+                    self._polls.put_nowait((source, None))
+                else:
+                    self._gate.submit(host, lambda: self._polls.put_nowait((source, host)))
+                return await done
+        finally:
+            self._in_flight.pop(source.name, None)
+
+    async def _poll_worker(self) -> None:
+        while True:
+            source, host = await self._polls.get()
+            await self._run_source(source, host)
+
+    async def _run_source(self, source: Source, host: str | None) -> None:
+        """One poll; its pages go to the page workers and are awaited off this worker."""
         structlog.contextvars.bind_contextvars(source=source.name)
         started = time.monotonic()
         report = SourceReport(source.name)
         try:
-            async with self._poll_slots:
-                await self._poll(source, report)
+            result = await self._poll(source, report)
+        finally:
+            structlog.contextvars.unbind_contextvars("source")
+            # The host's slot is free once the feed is read: its pages queue for slots of their own.
+            if host is not None:
+                self._gate.finish(host)
+        if result is not None and result.new_entries:
+            self._spawn(self._complete(source, result, report, started))
+        else:
+            await self._complete(source, result, report, started)
+
+    async def _poll(self, source: Source, report: SourceReport) -> PollResult | None:
+        try:
+            result = await poll_source(self._fetcher, source, self._state, self._options)
         except IngestError as exc:
-            report.ok, report.error = False, str(exc)
+            _failed(report, exc)
             log.error("poll_failed", error_type=type(exc).__name__, error=str(exc), url=source.url)
+            return None
         except Exception as exc:  # a bug or an unforeseen library error: still only this source's
-            report.ok, report.error = False, f"{type(exc).__name__}: {exc}"
+            _failed(report, exc)
+            log.exception("poll_crashed", error_type=type(exc).__name__, url=source.url)
+            return None
+        report.status, report.entries_new = result.status, len(result.new_entries)
+        return result
+
+    async def _complete(self, source: Source, result: PollResult | None, report: SourceReport, started: float) -> None:
+        """Fetch the new pages, hand them off, remember what is done, save state, reschedule."""
+        structlog.contextvars.bind_contextvars(source=source.name)
+        record: FeedRecord | None = None
+        try:
+            if result is not None:
+                record = await self._fetch_and_hand_off(source, result, report)
+        except Exception as exc:  # the edge of one source's unit of work
+            _failed(report, exc)
             log.exception("poll_crashed", error_type=type(exc).__name__, url=source.url)
         finally:
-            log.info(
-                "poll_finished",
-                status=report.status,
-                entries_new=report.entries_new,
-                articles_fetched=report.articles_fetched,
-                articles_failed=report.articles_failed,
-                ok=report.ok,
-                duration_ms=round((time.monotonic() - started) * 1000),
-            )
-            structlog.contextvars.unbind_contextvars("source")
-        return report
+            try:
+                await asyncio.shield(self._save_outcome(source, report, result, record))
+            finally:
+                log.info(
+                    "poll_finished",
+                    status=report.status,
+                    entries_new=report.entries_new,
+                    articles_fetched=report.articles_fetched,
+                    articles_failed=report.articles_failed,
+                    ok=report.ok,
+                    duration_ms=round((time.monotonic() - started) * 1000),
+                )
+                structlog.contextvars.unbind_contextvars("source")
+                done = self._in_flight.get(source.name)
+                if done is not None and not done.done():
+                    done.set_result(report)
 
-    async def _poll(self, source: Source, report: SourceReport) -> None:
-        result = await poll_source(self._client, source, self._state)
-        report.status, report.entries_new = result.status, len(result.new_entries)
-        fetched = await asyncio.gather(*(self._fetch(source, entry) for entry in result.new_entries))
-        jobs = [job for job in fetched if job is not None]
-        report.articles_fetched, report.articles_failed = len(jobs), len(fetched) - len(jobs)
+    async def _fetch_and_hand_off(self, source: Source, result: PollResult, report: SourceReport) -> FeedRecord:
+        loop = asyncio.get_running_loop()
+        items = []
+        for entry in result.new_entries:
+            item = _PageItem(source, entry, _paced_host(entry.link), loop.create_future())
+            items.append(item)
+            if item.host is None:
+                self._pages.put_nowait(item)
+            else:
+                self._gate.submit(item.host, lambda item=item: self._pages.put_nowait(item))  # type: ignore[misc]
+        outcomes = await asyncio.gather(*(item.outcome for item in items))
+        jobs = [o for o in outcomes if isinstance(o, ArticleJob)]
+        failed = [item.entry.seen_key for item, o in zip(items, outcomes, strict=True) if not isinstance(o, ArticleJob)]
+        report.articles_fetched, report.articles_failed = len(jobs), len(failed)
         for start in range(0, len(jobs), self._settings.batch_size):
             await self._handoff.submit(jobs[start : start + self._settings.batch_size])
-        # Only handed-off entries count as seen; failed pages are tried again next poll.
+        # Only handed-off entries count as seen; failed pages are tried again next poll, until
+        # their retry budget is spent.
         await self._state.mark_seen(source.name, [job.entry.seen_key for job in jobs if job.entry])
-        # Keep the old body hash while pages failed, or the unchanged feed would hide them.
-        record = result.record if report.articles_failed == 0 else replace(result.record, body_hash=None)
-        await asyncio.shield(self._state.save(source.name, record))
+        counts = await self._state.page_failed(source.name, failed)
+        given_up = [key for key, count in counts.items() if count >= self._polling.page_retry_budget]
+        if given_up:
+            log.warning("articles_given_up", entries=given_up[:20], count=len(given_up), budget=self._polling.page_retry_budget)
+            await self._state.mark_seen(source.name, given_up)
+        report.articles_given_up = len(given_up)
+        # Keep no body hash while pages wait for a retry, or the unchanged feed would hide them.
+        retry_pending = len(failed) > len(given_up)
+        return result.record if not retry_pending else replace(result.record, body_hash=None)
 
-    async def _fetch(self, source: Source, entry: FeedEntry) -> ArticleJob | None:
-        async with self._fetch_slots:
+    async def _save_outcome(
+        self, source: Source, report: SourceReport, result: PollResult | None, record: FeedRecord | None
+    ) -> None:
+        """Reschedule the source and save what `sources status` shows."""
+        now = self._clock()
+        if record is None:
+            record = result.record if result is not None and report.ok else await self._state.load(source.name)
+        current = self._sources.get(source.name, source)  # a hot reload may have changed it
+        interval = _clamp(record.interval_s or current.poll_interval_s, current)
+        if report.ok:
+            if record.last_success_at is not None and result is not None:
+                interval = adapt_interval(interval, report.entries_new > 0, current.min_bound_s, current.max_bound_s)
+            failures = 0
+            floor = cache_floor_s(result.max_age_s if result else None, current.min_bound_s, current.max_bound_s)
+        else:
+            failures = record.failures + 1
+            floor = min(report.retry_after_s or 0.0, self._polling.max_retry_after_s)
+        if self._schedule is not None and current.name in self._sources:
+            due = self._schedule.reschedule(current.name, now, failures, interval, floor)
+        else:
+            due = now + max(next_delay_s(interval, failures, self._rng), floor)
+        updates: dict[str, object] = {
+            "failures": failures,
+            "next_poll_at": due,
+            "interval_s": interval,
+            "last_poll_at": now,
+            "last_status": report.status if report.status is not None else record.last_status,
+        }
+        if report.ok:
+            updates.update(
+                last_success_at=now,
+                items_found=result.entries_total if result else record.items_found,
+                items_new_total=record.items_new_total + report.entries_new,
+            )
+            if report.entries_new:
+                updates["last_change_at"] = now
+        else:
+            updates.update(last_error=report.error, last_error_type=report.error_type, last_error_at=now)
+        await self._state.save(source.name, replace(record, **updates))  # type: ignore[arg-type]
+
+    async def _page_worker(self) -> None:
+        while True:
+            item = await self._pages.get()
+            structlog.contextvars.bind_contextvars(source=item.source.name)
             try:
-                return await fetch_page(self._client, source, entry)
+                via: DiscoveredVia = "sitemap" if item.source.kind == "sitemap" else "feed"
+                item.outcome.set_result(await fetch_page(self._fetcher, item.source, item.entry, via))
             except IngestError as exc:
-                log.warning("article_fetch_failed", error_type=type(exc).__name__, error=str(exc), url=entry.link)
-                return None
+                log.warning("article_fetch_failed", error_type=type(exc).__name__, error=str(exc), url=item.entry.link)
+                item.outcome.set_result(exc)
+            except Exception as exc:  # the edge of one page: log once, the poll carries on
+                log.exception("article_fetch_crashed", error_type=type(exc).__name__, url=item.entry.link)
+                item.outcome.set_result(IngestError(f"{type(exc).__name__}: {exc}"))
+            finally:
+                structlog.contextvars.unbind_contextvars("source")
+                if not item.outcome.done():
+                    item.outcome.cancel()
+                if item.host is not None:
+                    self._gate.finish(item.host)
+
+
+class _WorkerPools:
+    """`async with`: the queues, the gate and both worker pools, cancelled on the way out."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._group = asyncio.TaskGroup()
+        self._workers: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> asyncio.TaskGroup:
+        d = self._daemon
+        settings, polling = d._settings, d._settings.polling
+        d._gate = HostGate(HostPacer(settings.http.per_host_concurrency, polling.host_delay_s, polling.max_host_delay_s))
+        robots = (
+            RobotsCache(d._client, settings.http.user_agent, polling.robots_cache_s) if polling.respect_robots else None
+        )
+        d._fetcher = PoliteClient(d._client, d._gate, robots)
+        d._polls = asyncio.Queue()
+        d._pages = asyncio.Queue()
+        await self._group.__aenter__()
+        d._group = self._group
+        self._workers = [self._group.create_task(d._poll_worker()) for _ in range(settings.poll_concurrency)]
+        self._workers += [self._group.create_task(d._page_worker()) for _ in range(settings.fetch_concurrency)]
+        return self._group
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for task in [*self._workers, *self._daemon._background]:
+            task.cancel()
+        await self._group.__aexit__(None, None, None)
+
+
+def _paced_host(url: str) -> str | None:
+    return None if urlsplit(url).scheme == "file" else host_key(url)
+
+
+def _clamp(interval_s: float, source: Source) -> float:
+    return min(max(interval_s, source.min_bound_s), source.max_bound_s)
+
+
+def _failed(report: SourceReport, exc: Exception) -> None:
+    report.ok = False
+    report.error = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+    report.error_type = type(exc).__name__
+    if isinstance(exc, BadStatus) and exc.status in (429, 503):
+        report.retry_after_s = exc.retry_after_s
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -54,11 +54,28 @@ class BlockedAddress(FetchError):
     pass
 
 
+class RedirectError(FetchError):
+    """Too many redirects, or a redirect back to a URL already visited."""
+
+
+class UnsupportedContentType(FetchError):
+    """The server answered with a type this request cannot use (HTML for a feed, a PDF for a page)."""
+
+
+class RobotsDisallowed(FetchError):
+    """The host's robots.txt forbids this URL to our User-Agent."""
+
+
 class BadStatus(FetchError):
-    def __init__(self, url: str, status: int, source: str | None = None) -> None:
+    """An HTTP error status; `retry_after_s` is the server's Retry-After, when it sent one."""
+
+    def __init__(
+        self, url: str, status: int, source: str | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(url, f"HTTP {status}", source)
         self.status = status
-        self.args = (url, status, source)
+        self.retry_after_s = retry_after_s
+        self.args = (url, status, source, retry_after_s)
 
 
 def _about(source: str | None) -> str:

@@ -36,17 +36,37 @@ _IMAGE_NS = "http://www.google.com/schemas/sitemap-image/1.1"
 class ParsedFeed:
     title: str | None
     entries: tuple[FeedEntry, ...]
+    # A sitemap index lists child sitemaps instead of entries: newest first.
+    sitemaps: tuple[str, ...] = ()
 
 
-def parse_feed(body: bytes, url: str, kind: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse one feed document; links are made absolute against `url`. Raises FeedParseError."""
+def parse_feed(
+    body: bytes,
+    url: str,
+    kind: str,
+    content_type: str | None = None,
+    *,
+    news_since: datetime | None = None,
+) -> ParsedFeed:
+    """Parse one feed document; links are made absolute against `url`. Raises FeedParseError.
+
+    `news_since`: Google News sitemap entries published before it are left out (freshness window).
+    """
     if not body.strip():
         raise FeedParseError(url, "empty response")
-    if kind == "jsonfeed" or (content_type or "").split(";")[0].strip() == "application/feed+json":
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if kind == "jsonfeed" or media_type == "application/feed+json":
         return _parse_json_feed(body, url)
     if kind == "sitemap":
-        return _parse_sitemap(body, url)
+        return _parse_sitemap(body, url, news_since)
+    if media_type in ("text/html", "application/xhtml+xml") or _looks_like_html(body):
+        raise FeedParseError(url, "an HTML page, not a feed")
     return _parse_xml_feed(body, url, content_type)
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body.lstrip()[:512].lower()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
@@ -136,33 +156,63 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     return ParsedFeed(title=_text(document.get("title")), entries=tuple(entries))
 
 
-def _parse_sitemap(body: bytes, url: str) -> ParsedFeed:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
+def _parse_sitemap(body: bytes, url: str, news_since: datetime | None) -> ParsedFeed:
+    # No entities, no network, no huge trees: a sitemap is data, never a way to read local files.
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, huge_tree=False, recover=False, load_dtd=False
+    )
     try:
-        root = etree.fromstring(body, parser)
+        root = etree.fromstring(_DOCTYPE.sub(b"", body, count=1), parser)
     except etree.XMLSyntaxError as exc:
         raise FeedParseError(url, f"not an XML sitemap ({exc})") from exc
-    if etree.QName(root).localname != "urlset":
-        raise FeedParseError(url, f"sitemap root is <{etree.QName(root).localname}>, expected <urlset>")
+    name = etree.QName(root).localname
+    if name == "sitemapindex":
+        return _parse_sitemap_index(root, url)
+    if name != "urlset":
+        raise FeedParseError(url, f"sitemap root is <{name}>, expected <urlset> or <sitemapindex>")
     entries = []
     for node in root.iterfind(f"{{{_SITEMAP_NS}}}url"):
         loc = node.findtext(f"{{{_SITEMAP_NS}}}loc")
         if not loc or not loc.strip():
             continue
         lastmod = _parse_date(node.findtext(f"{{{_SITEMAP_NS}}}lastmod"))
+        news_date = _parse_date(node.findtext(f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}publication_date"))
+        if news_since is not None and news_date is not None and news_date < news_since:
+            continue  # a Google News entry past its freshness window
         entries.append(
             FeedEntry(
                 link=urljoin(url, loc.strip()),
                 title=_text(node.findtext(f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}title")),
-                published=_parse_date(node.findtext(f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}publication_date"))
-                or lastmod,
+                published=news_date or lastmod,
                 updated=lastmod,
+                categories=_keywords(node.findtext(f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}keywords")),
                 image=_text(node.findtext(f"{{{_IMAGE_NS}}}image/{{{_IMAGE_NS}}}loc")),
             )
         )
         if len(entries) >= MAX_ENTRIES:
             break
     return ParsedFeed(title=None, entries=tuple(entries))
+
+
+def _parse_sitemap_index(root: Any, url: str) -> ParsedFeed:
+    children: list[tuple[datetime, int, str]] = []
+    oldest = datetime.min.replace(tzinfo=UTC)
+    for position, node in enumerate(root.iterfind(f"{{{_SITEMAP_NS}}}sitemap")):
+        loc = node.findtext(f"{{{_SITEMAP_NS}}}loc")
+        if loc and loc.strip():
+            lastmod = _parse_date(node.findtext(f"{{{_SITEMAP_NS}}}lastmod")) or oldest
+            children.append((lastmod, position, urljoin(url, loc.strip())))
+        if len(children) >= MAX_ENTRIES:
+            break
+    # Newest first: by lastmod, then by position (indexes usually list the newest last).
+    children.sort(reverse=True)
+    return ParsedFeed(title=None, entries=(), sitemaps=tuple(dict.fromkeys(c[2] for c in children)))
+
+
+def _keywords(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(dict.fromkeys(k.strip() for k in value.split(",") if k.strip()))
 
 
 def _text(value: object) -> str | None:

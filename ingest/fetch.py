@@ -1,19 +1,25 @@
-"""fetch_page(): one article page, through the shared client -> ArticleJob. Never parses the body."""
+"""fetch_page(): one article page, through the given client -> ArticleJob. Never parses the body.
+
+The page is decoded to text here (BOM, header, declared charset, detection), so workers get
+correct text whatever the page's encoding; only HTML-ish content types are accepted.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ingest.client import HttpClient
+from ingest.charsets import decode_body
+from ingest.client import PAGE_TYPES
 from ingest.jobs import ArticleJob, DiscoveredVia, FeedEntry, ResponseHeaders
-from ingest.poll import request_policy
+from ingest.poll import Fetcher, request_policy
 from ingest.sources import Source
 
 
 async def fetch_page(
-    client: HttpClient, source: Source, entry: FeedEntry, discovered_via: DiscoveredVia = "feed"
+    client: Fetcher, source: Source, entry: FeedEntry, discovered_via: DiscoveredVia = "feed"
 ) -> ArticleJob:
-    response = await client.get(entry.link, request_policy(source))
+    response = await client.get(entry.link, request_policy(source, accept_types=PAGE_TYPES))
+    decoded = decode_body(response.body, response.charset)
     return ArticleJob(
         url=entry.link,
         final_url=response.final_url,
@@ -24,8 +30,8 @@ async def fetch_page(
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
         ),
-        charset=response.charset,
-        html=response.text(),
+        charset=decoded.charset,
+        html=decoded.text,
         source=source.snapshot(),
         entry=entry,
         discovered_via=discovered_via,

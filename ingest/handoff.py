@@ -25,6 +25,7 @@ from ingest.logs import get_logger
 log = get_logger(__name__)
 
 TASK_NAME = "newsingest.process_batch"
+_READY_CHECK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class DrainReport:
 
 class Handoff(Protocol):
     async def submit(self, jobs: Sequence[ArticleJob]) -> None: ...
+
+    async def wait_ready(self) -> None:
+        """Return at once below the high-water mark; past it, wait until below the low-water mark."""
 
     async def drain(self, timeout_s: float) -> DrainReport: ...
 
@@ -55,6 +59,7 @@ class CeleryHandoff:
         self._redis = redis.Redis.from_url(redis_url)
         self._high, self._low = high_water, low_water
         self._pending: list[AsyncResult[Any]] = []
+        self._ready_checked_at = -_READY_CHECK_S
 
     async def submit(self, jobs: Sequence[ArticleJob]) -> None:
         if not jobs:
@@ -65,6 +70,13 @@ class CeleryHandoff:
             self._app.send_task, TASK_NAME, args=[messages], queue=self._queue, compression="gzip"
         )
         self._pending.append(result)
+
+    async def wait_ready(self) -> None:
+        # One LLEN per half second at most: the daemon asks before every poll.
+        if time.monotonic() - self._ready_checked_at < _READY_CHECK_S:
+            return
+        await self._wait_below_high_water()
+        self._ready_checked_at = time.monotonic()
 
     async def _wait_below_high_water(self) -> None:
         depth = await asyncio.to_thread(self._redis.llen, self._queue_key)
@@ -100,12 +112,29 @@ StoreFn = Callable[[Sequence[tuple[ArticleJob, Prepared]]], Any]
 class LocalHandoff:
     """Standalone: CPU stages in a process pool, then the stateful step on the thread owning SQLite."""
 
-    def __init__(self, prepare: PrepareFn, store: StoreFn, processes: int, owner: Executor) -> None:
+    def __init__(
+        self,
+        prepare: PrepareFn,
+        store: StoreFn,
+        processes: int,
+        owner: Executor,
+        high_water: int = 50,
+        low_water: int = 10,
+    ) -> None:
         # forkserver: forking a process that runs an event loop and threads is unsafe.
         self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver"))
         self._prepare, self._store, self._owner = prepare, store, owner
         self._tasks: set[asyncio.Task[Any]] = set()
         self._submitted = self._done = self._failed = 0
+        self._high, self._low = high_water, low_water  # batches in the pool, not yet stored
+
+    async def wait_ready(self) -> None:
+        if len(self._tasks) < self._high:
+            return
+        log.warning("backpressure_paused", batches_in_flight=len(self._tasks), high_water=self._high)
+        while len(self._tasks) > self._low:
+            await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+        log.info("backpressure_resumed", batches_in_flight=len(self._tasks))
 
     async def submit(self, jobs: Sequence[ArticleJob]) -> None:
         if jobs:

@@ -1,6 +1,8 @@
 """Which source is due, and when it is due next. Pure: time comes in as an argument.
 
-One heap of due times serves any number of sources: no sleeping task per source.
+One heap of due times serves any number of sources: no sleeping task per source. Sources
+can be added, moved and removed while it runs (hot reload); a removed or moved source's old
+heap entry is skipped when it surfaces.
 """
 
 from __future__ import annotations
@@ -11,33 +13,94 @@ from collections.abc import Iterable
 
 MAX_BACKOFF_S = 24 * 3600
 JITTER = 0.1  # ±10% so sources added together do not poll together forever
+# How the adaptive interval moves: shorter after a poll that found new entries, longer after
+# one that did not. It settles where about a third of the polls find something new.
+SHRINK_ON_CHANGE = 0.67
+GROW_ON_QUIET = 1.25
 
 
 class Schedule:
-    def __init__(self, intervals_s: dict[str, int], now: float, rng: random.Random | None = None) -> None:
-        self._intervals = dict(intervals_s)
+    def __init__(
+        self, intervals_s: dict[str, float], now: float, rng: random.Random | None = None
+    ) -> None:
+        self._intervals: dict[str, float] = {}
+        self._due_at: dict[str, float] = {}
         self._rng = rng or random.Random()
-        self._heap: list[tuple[float, str]] = [(now, name) for name in sorted(intervals_s)]
-        heapq.heapify(self._heap)
+        self._heap: list[tuple[float, str]] = []
+        for name in sorted(intervals_s):
+            self.add(name, intervals_s[name], now)
+
+    def add(self, name: str, interval_s: float, due_at: float) -> None:
+        """Put (or move) a source on the schedule, due at `due_at`."""
+        self._intervals[name] = interval_s
+        self._due_at[name] = due_at
+        heapq.heappush(self._heap, (due_at, name))
+
+    def remove(self, name: str) -> None:
+        self._intervals.pop(name, None)
+        self._due_at.pop(name, None)
 
     def due(self, now: float) -> list[str]:
         """Pop every source due at `now`. A popped source is off the schedule until `reschedule`."""
         names = []
         while self._heap and self._heap[0][0] <= now:
-            names.append(heapq.heappop(self._heap)[1])
+            due_at, name = heapq.heappop(self._heap)
+            if self._due_at.get(name) == due_at:  # else: removed or moved since
+                del self._due_at[name]
+                names.append(name)
         return names
 
     def seconds_until_next(self, now: float) -> float | None:
+        while self._heap and self._due_at.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)  # drop stale entries so the wait is right
         return max(0.0, self._heap[0][0] - now) if self._heap else None
 
-    def reschedule(self, name: str, now: float, failures: int = 0) -> float:
-        """Put a polled source back; failures push it later and later (capped), success resets."""
-        interval = self._intervals[name]
-        delay = min(interval * 2 ** min(failures, 16), max(MAX_BACKOFF_S, interval))
-        due: float = now + delay * self._rng.uniform(1 - JITTER, 1 + JITTER)
-        heapq.heappush(self._heap, (due, name))
+    def reschedule(
+        self,
+        name: str,
+        now: float,
+        failures: int = 0,
+        interval_s: float | None = None,
+        not_before_s: float = 0.0,
+    ) -> float:
+        """Put a polled source back; failures push it later and later (capped), success resets.
+        `not_before_s` (Retry-After, Cache-Control max-age) is a floor on the delay."""
+        if name not in self._intervals:
+            return now  # removed while it was being polled
+        if interval_s is not None:
+            self._intervals[name] = interval_s
+        due = now + max(next_delay_s(self._intervals[name], failures, self._rng), not_before_s)
+        self.add(name, self._intervals[name], due)
         return due
+
+    def due_at(self, name: str) -> float | None:
+        return self._due_at.get(name)
 
     @property
     def names(self) -> Iterable[str]:
         return self._intervals.keys()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._intervals
+
+    def __len__(self) -> int:
+        return len(self._intervals)
+
+
+def next_delay_s(interval_s: float, failures: int, rng: random.Random) -> float:
+    """The interval, doubled per consecutive failure (capped at a day), with ±10% jitter."""
+    delay: float = min(interval_s * 2 ** min(failures, 16), max(MAX_BACKOFF_S, interval_s))
+    return delay * rng.uniform(1 - JITTER, 1 + JITTER)
+
+
+def adapt_interval(current_s: float, changed: bool, min_s: float, max_s: float) -> float:
+    """The next interval, learned from whether the feed changed since the last poll."""
+    factor = SHRINK_ON_CHANGE if changed else GROW_ON_QUIET
+    return min(max(current_s * factor, min_s), max_s)
+
+
+def cache_floor_s(max_age_s: float | None, min_s: float, max_s: float) -> float:
+    """How long Cache-Control max-age asks us to wait, within the source's own bounds."""
+    if max_age_s is None:
+        return 0.0
+    return min(max(max_age_s, min_s), max_s)

@@ -37,6 +37,29 @@ class HttpSettings(BaseModel):
     per_host_concurrency: int = Field(2, ge=1)
 
 
+class PollingSettings(BaseModel):
+    """How politely and how often sources are polled, and how much feed state is kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    respect_robots: bool = Field(True, description="honour robots.txt (feeds and pages)")
+    robots_cache_s: int = Field(24 * 3600, ge=60, description="how long a host's robots.txt is trusted")
+    host_delay_s: float = Field(1.0, ge=0, description="minimum gap between requests to one host")
+    max_host_delay_s: float = Field(60.0, ge=0, description="cap on Crawl-delay and Retry-After pacing")
+    max_retry_after_s: int = Field(6 * 3600, ge=1, description="a source's Retry-After is honoured up to this")
+    seen_max_age_s: int = Field(
+        90 * 24 * 3600, ge=3600, description="seen entries absent from a feed this long are forgotten"
+    )
+    seen_max_per_source: int = Field(20_000, ge=100, description="newest seen entries kept per source")
+    page_retry_budget: int = Field(3, ge=1, description="polls that may fail one article page before it is given up")
+    sitemap_max_children: int = Field(20, ge=1, description="child sitemaps read from one sitemap index")
+    news_freshness_s: int = Field(
+        2 * 24 * 3600, ge=3600, description="Google News sitemap entries older than this are skipped"
+    )
+    discovery_refresh_s: int = Field(24 * 3600, ge=600, description="a site source re-discovers its feeds this often")
+    reload_check_s: float = Field(1.0, gt=0, description="how often the sources file is checked for edits")
+
+
 class CelerySettings(BaseModel):
     """Worker-side knobs for distributed mode."""
 
@@ -48,6 +71,37 @@ class CelerySettings(BaseModel):
     max_retries: int = Field(5, ge=0, description="budget for transient errors other than an unavailable index")
     retry_backoff_max_s: int = Field(600, ge=1, description="kept well below the visibility timeout")
     soft_time_limit_s: int = Field(120, ge=1, description="per batch; a pathological page cannot hold a worker")
+
+
+class IndexSettings(BaseModel):
+    """The index and the ways of querying it (search, stats, export, `newsingest serve`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bulk_max_documents: int = Field(500, ge=1, description="documents per bulk request")
+    bulk_max_bytes: int = Field(5_000_000, ge=10_000, description="bytes per bulk request")
+    unavailable_retry_max_s: int = Field(
+        15, ge=1, description="longest wait between retries while Elasticsearch is down (prompt recovery)"
+    )
+    serve_host: str = Field("127.0.0.1", description="address `newsingest serve` listens on")
+    serve_port: int = Field(8080, ge=1, le=65535)
+
+
+class DedupeSettings(BaseModel):
+    """Near-duplicate detection and learned per-site boilerplate: shared state kept for a time window."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    near_duplicate_threshold: float = Field(
+        0.6, gt=0, le=1, description="estimated Jaccard similarity of word shingles at which a text copies another"
+    )
+    near_duplicate_window_s: int = Field(
+        14 * 24 * 3600, ge=60, description="how long an article stays matchable as the original of a copy"
+    )
+    boilerplate_min_documents: int = Field(
+        3, ge=2, description="articles of one site a short line must appear in before it is dropped as boilerplate"
+    )
+    boilerplate_window_s: int = Field(30 * 24 * 3600, ge=60, description="how long a sighting of a line counts")
 
 
 class Settings(BaseSettings):
@@ -78,6 +132,9 @@ class Settings(BaseSettings):
     once_timeout_s: float = Field(900.0, gt=0, description="how long `run --once` waits for processing")
     http: HttpSettings = HttpSettings()
     celery: CelerySettings = CelerySettings()
+    index: IndexSettings = IndexSettings()
+    polling: PollingSettings = PollingSettings()
+    dedupe: DedupeSettings = DedupeSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:

@@ -17,10 +17,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from ingest.client import check_allow_entry
 from ingest.errors import SourcesFileError
 from ingest.jobs import SourceSnapshot
 
-SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap"]
+SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap", "site"]
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _MIN_POLL_INTERVAL_S = 30
@@ -49,17 +50,47 @@ class Source(BaseModel):
     url: str
     kind: SourceKind = "rss"
     poll_interval_s: int = Field(900, alias="poll_interval", ge=_MIN_POLL_INTERVAL_S)
+    # The adaptive interval stays between these (default: never faster than poll_interval,
+    # at most four times slower for a feed that rarely changes).
+    min_interval_s: int | None = Field(None, alias="min_interval", ge=_MIN_POLL_INTERVAL_S)
+    max_interval_s: int | None = Field(None, alias="max_interval", ge=_MIN_POLL_INTERVAL_S)
     tags: tuple[str, ...] = ()
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
     enabled: bool = True
     allow_hosts: tuple[str, ...] = Field(
-        (), description="host:port pairs this source may reach even though they are not public addresses"
+        (),
+        description="host:port pairs or networks (10.0.0.0/8[:port]) this source may reach"
+        " even though they are not public addresses",
     )
 
-    @field_validator("poll_interval_s", mode="before")
+    @field_validator("poll_interval_s", "min_interval_s", "max_interval_s", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> int:
-        return parse_duration_s(value)
+    def _duration(cls, value: object) -> int | None:
+        return None if value is None else parse_duration_s(value)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _allow_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            check_allow_entry(entry)
+        return value
+
+    @model_validator(mode="after")
+    def _interval_bounds(self) -> Source:
+        if self.min_bound_s > self.poll_interval_s or self.max_bound_s < self.poll_interval_s:
+            raise ValueError(
+                f"min_interval ({self.min_bound_s}s) <= poll_interval ({self.poll_interval_s}s)"
+                f" <= max_interval ({self.max_bound_s}s) does not hold"
+            )
+        return self
+
+    @property
+    def min_bound_s(self) -> int:
+        return self.min_interval_s if self.min_interval_s is not None else self.poll_interval_s
+
+    @property
+    def max_bound_s(self) -> int:
+        return self.max_interval_s if self.max_interval_s is not None else 4 * self.poll_interval_s
 
     @field_validator("url")
     @classmethod

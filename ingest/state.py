@@ -1,23 +1,22 @@
-"""Feed state that survives restarts: validators, last body hash, failures, and entries already seen.
+"""Source state that survives restarts: validators, body hash, schedule, outcome of the last polls,
+entries already seen (bounded), and per-page failure counts.
 
-Two adapters behind one Protocol: Redis (distributed) and SQLite (standalone).
+Two adapters behind one Protocol: Redis (distributed) and SQLite (standalone). Never fetches.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class FeedRecord:
@@ -25,71 +24,146 @@ class FeedRecord:
     last_modified: str | None = None
     body_hash: str | None = None
     last_full_fetch_at: float | None = None  # epoch seconds of the last 200 response
-    failures: int = 0
+    failures: int = 0  # consecutive failed polls
+    # What `sources status` shows (epoch seconds):
+    next_poll_at: float | None = None
+    interval_s: float | None = None  # the adaptive interval, between the source's min and max
+    last_poll_at: float | None = None
+    last_success_at: float | None = None
+    last_change_at: float | None = None  # last poll that found new entries
+    last_status: int | None = None
+    last_error: str | None = None
+    last_error_type: str | None = None
+    last_error_at: float | None = None
+    items_found: int = 0  # entries in the feed at its last full fetch
+    items_new_total: int = 0  # new entries found, all polls together
+    # `site` sources: the feeds discovery found, and when.
+    feed_url: str | None = None
+    feed_kind: str | None = None
+    discovered: tuple[str, ...] = ()
+    discovered_at: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> FeedRecord:
+        if not text:
+            return cls()
+        raw = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}  # a newer daemon may have written more
+        if "discovered" in values:
+            values["discovered"] = tuple(values["discovered"] or ())
+        return cls(**values)
 
 
 class FeedState(Protocol):
     async def load(self, source: str) -> FeedRecord: ...
 
+    async def load_many(self, sources: Sequence[str]) -> dict[str, FeedRecord]: ...
+
     async def save(self, source: str, record: FeedRecord) -> None: ...
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
-        """The keys (entry ids) never marked seen for this source, in their given order."""
+        """The keys never marked seen for this source, in their given order. Keys already seen are
+        touched: an entry still listed by its feed is never forgotten by pruning."""
 
-    async def mark_seen(self, source: str, keys: Sequence[str]) -> None: ...
+    async def mark_seen(self, source: str, keys: Sequence[str]) -> None:
+        """Remember keys as seen (clearing their failure counts); prune what is old or too many."""
+
+    async def page_failed(self, source: str, keys: Sequence[str]) -> dict[str, int]:
+        """Count one more failed poll for each page; returns each key's failure count so far."""
 
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class SeenLimits:
+    max_age_s: float = 90 * 24 * 3600
+    max_per_source: int = 20_000
+
+
 class RedisFeedState:
-    def __init__(self, url: str, key_prefix: str) -> None:
+    def __init__(self, url: str, key_prefix: str, limits: SeenLimits = SeenLimits()) -> None:
         self._redis: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True)
         self._prefix = key_prefix
+        self._limits = limits
+
+    def _key(self, kind: str, source: str) -> str:
+        return f"{self._prefix}{kind}:{source}"
 
     async def load(self, source: str) -> FeedRecord:
-        raw = await self._redis.hgetall(f"{self._prefix}feed:{source}")
-        return _record_from({str(k): str(v) for k, v in raw.items()})
+        return FeedRecord.from_json(await self._redis.get(self._key("source", source)))
+
+    async def load_many(self, sources: Sequence[str]) -> dict[str, FeedRecord]:
+        out: dict[str, FeedRecord] = {}
+        for start in range(0, len(sources), 1000):
+            chunk = list(sources[start : start + 1000])
+            values = await self._redis.mget([self._key("source", s) for s in chunk])
+            out.update({s: FeedRecord.from_json(v) for s, v in zip(chunk, values, strict=True)})
+        return out
 
     async def save(self, source: str, record: FeedRecord) -> None:
-        key = f"{self._prefix}feed:{source}"
-        values: dict[str | bytes, str | bytes] = {
-            k: ("" if v is None else str(v)) for k, v in asdict(record).items()
-        }
-        await self._redis.hset(key, mapping=values)  # type: ignore[arg-type]
+        await self._redis.set(self._key("source", source), record.to_json())
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
         if not keys:
             return []
-        scores = await self._redis.zmscore(f"{self._prefix}seen:{source}", list(keys))
+        seen_key = self._key("seen", source)
+        scores = await self._redis.zmscore(seen_key, list(keys))
+        seen = [key for key, score in zip(keys, scores, strict=True) if score is not None]
+        if seen:
+            await self._redis.zadd(seen_key, {key: _now() for key in seen}, xx=True)
         return [key for key, score in zip(keys, scores, strict=True) if score is None]
 
     async def mark_seen(self, source: str, keys: Sequence[str]) -> None:
-        if keys:
-            now = datetime.now(UTC).timestamp()
-            await self._redis.zadd(f"{self._prefix}seen:{source}", {key: now for key in keys})
+        if not keys:
+            return
+        seen_key = self._key("seen", source)
+        now = _now()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(seen_key, {key: now for key in keys})
+            pipe.hdel(self._key("page_failures", source), *keys)
+            pipe.zremrangebyscore(seen_key, "-inf", now - self._limits.max_age_s)
+            pipe.zremrangebyrank(seen_key, 0, -self._limits.max_per_source - 1)  # keep the newest
+            await pipe.execute()
+
+    async def page_failed(self, source: str, keys: Sequence[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hincrby(self._key("page_failures", source), key, 1)
+            counts = await pipe.execute()
+        return {key: int(count) for key, count in zip(keys, counts, strict=True)}
 
     async def close(self) -> None:
         await self._redis.aclose()
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS feed_state (
-    source TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body_hash TEXT,
-    last_full_fetch_at REAL, failures INTEGER NOT NULL DEFAULT 0
-);
+CREATE TABLE IF NOT EXISTS source_state (source TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_entries (
     source TEXT NOT NULL, entry_key TEXT NOT NULL, seen_at REAL NOT NULL,
     PRIMARY KEY (source, entry_key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_entries_by_age ON seen_entries (source, seen_at);
+CREATE TABLE IF NOT EXISTS page_failures (
+    source TEXT NOT NULL, entry_key TEXT NOT NULL, failures INTEGER NOT NULL,
+    PRIMARY KEY (source, entry_key)
+) WITHOUT ROWID;
 """
+_CHUNK = 500  # keys per statement, below SQLite's variable limit
 
 
 class SqliteFeedState:
     """Feed state in the standalone SQLite file; every call runs on the thread that owns the file."""
 
-    def __init__(self, path: Path, owner: ThreadPoolExecutor) -> None:
+    def __init__(self, path: Path, owner: ThreadPoolExecutor, limits: SeenLimits = SeenLimits()) -> None:
         self._path = path
         self._owner = owner
+        self._limits = limits
         self._conn: sqlite3.Connection | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -101,58 +175,100 @@ class SqliteFeedState:
             conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            # WAL + NORMAL: no fsync per small state write; a power cut may lose the last few
+            # writes (a source polled again), never corrupt the file.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
 
     async def load(self, source: str) -> FeedRecord:
-        def query() -> FeedRecord:
-            row = self._db().execute(
-                "SELECT etag, last_modified, body_hash, last_full_fetch_at, failures"
-                " FROM feed_state WHERE source = ?",
-                (source,),
-            ).fetchone()
-            return FeedRecord(*row) if row else FeedRecord()
+        return (await self.load_many([source]))[source]
 
-        record: FeedRecord = await self._run(query)
-        return record
+    async def load_many(self, sources: Sequence[str]) -> dict[str, FeedRecord]:
+        def query() -> dict[str, FeedRecord]:
+            found: dict[str, str] = {}
+            for chunk in _chunks(sources):
+                rows = self._db().execute(
+                    f"SELECT source, record FROM source_state WHERE source IN ({_marks(chunk)})", chunk
+                )
+                found.update(dict(rows.fetchall()))
+            return {s: FeedRecord.from_json(found.get(s)) for s in sources}
+
+        result: dict[str, FeedRecord] = await self._run(query)
+        return result
 
     async def save(self, source: str, record: FeedRecord) -> None:
         def write() -> None:
-            self._db().execute(
-                "INSERT OR REPLACE INTO feed_state VALUES (?, ?, ?, ?, ?, ?)",
-                (source, *asdict(record).values()),
-            )
+            self._db().execute("INSERT OR REPLACE INTO source_state VALUES (?, ?)", (source, record.to_json()))
 
         await self._run(write)
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
         def query() -> list[str]:
             db = self._db()
-            return [
-                key
-                for key in keys
-                if db.execute(
-                    "SELECT 1 FROM seen_entries WHERE source = ? AND entry_key = ?", (source, key)
-                ).fetchone()
-                is None
-            ]
+            seen: set[str] = set()
+            for chunk in _chunks(keys):
+                rows = db.execute(
+                    f"SELECT entry_key FROM seen_entries WHERE source = ? AND entry_key IN ({_marks(chunk)})",
+                    (source, *chunk),
+                )
+                seen.update(row[0] for row in rows)
+            if seen:
+                now = _now()
+                db.executemany(
+                    "UPDATE seen_entries SET seen_at = ? WHERE source = ? AND entry_key = ?",
+                    [(now, source, key) for key in seen],
+                )
+            return [key for key in keys if key not in seen]
 
         result: list[str] = await self._run(query)
         return result
 
     async def mark_seen(self, source: str, keys: Sequence[str]) -> None:
-        now = datetime.now(UTC).timestamp()
+        if not keys:
+            return
+        now = _now()
+        limits = self._limits
 
         def write() -> None:
             db = self._db()
             db.execute("BEGIN")
-            db.executemany(
-                "INSERT OR REPLACE INTO seen_entries VALUES (?, ?, ?)", [(source, k, now) for k in keys]
+            db.executemany("INSERT OR REPLACE INTO seen_entries VALUES (?, ?, ?)", [(source, k, now) for k in keys])
+            db.executemany("DELETE FROM page_failures WHERE source = ? AND entry_key = ?", [(source, k) for k in keys])
+            db.execute("DELETE FROM seen_entries WHERE source = ? AND seen_at < ?", (source, now - limits.max_age_s))
+            db.execute(
+                "DELETE FROM seen_entries WHERE source = ? AND entry_key IN (SELECT entry_key FROM seen_entries"
+                " WHERE source = ? ORDER BY seen_at DESC LIMIT -1 OFFSET ?)",
+                (source, source, limits.max_per_source),
             )
             db.execute("COMMIT")
 
         await self._run(write)
+
+    async def page_failed(self, source: str, keys: Sequence[str]) -> dict[str, int]:
+        def write() -> dict[str, int]:
+            db = self._db()
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO page_failures VALUES (?, ?, 1)"
+                " ON CONFLICT (source, entry_key) DO UPDATE SET failures = failures + 1",
+                [(source, k) for k in keys],
+            )
+            counts = {}
+            for chunk in _chunks(keys):
+                rows = db.execute(
+                    f"SELECT entry_key, failures FROM page_failures WHERE source = ? AND entry_key IN ({_marks(chunk)})",
+                    (source, *chunk),
+                )
+                counts.update({str(k): int(n) for k, n in rows})
+            db.execute("COMMIT")
+            return counts
+
+        if not keys:
+            return {}
+        result: dict[str, int] = await self._run(write)
+        return result
 
     async def close(self) -> None:
         def shut() -> None:
@@ -163,11 +279,13 @@ class SqliteFeedState:
         await self._run(shut)
 
 
-def _record_from(raw: dict[str, str]) -> FeedRecord:
-    return FeedRecord(
-        etag=raw.get("etag") or None,
-        last_modified=raw.get("last_modified") or None,
-        body_hash=raw.get("body_hash") or None,
-        last_full_fetch_at=float(raw["last_full_fetch_at"]) if raw.get("last_full_fetch_at") else None,
-        failures=int(raw.get("failures") or 0),
-    )
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+def _chunks(items: Sequence[str]) -> list[list[str]]:
+    return [list(items[i : i + _CHUNK]) for i in range(0, len(items), _CHUNK)]
+
+
+def _marks(chunk: Sequence[str]) -> str:
+    return ",".join("?" * len(chunk))

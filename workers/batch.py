@@ -19,7 +19,7 @@ from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter, DeadLetterStage
 from workers.errors import InvalidJob, PermanentError, TransientError
 from workers.pipeline import Draft, finish, prepare
-from workers.ports import DeadLetterStore, DedupeStore, IndexBackend
+from workers.ports import DeadLetterStore, IndexBackend, StoryState
 
 log = get_logger(__name__)
 
@@ -51,7 +51,7 @@ def prepare_safely(job: ArticleJob) -> Draft | PermanentError:
 
 
 def process_messages(
-    messages: Sequence[Any], dedupe: DedupeStore, index: IndexBackend, dead_letters: DeadLetterStore
+    messages: Sequence[Any], dedupe: StoryState, index: IndexBackend, dead_letters: DeadLetterStore
 ) -> BatchReport:
     """The whole batch in this process (what a Celery task does)."""
     jobs, invalid = validate_jobs(messages)
@@ -63,12 +63,13 @@ def process_messages(
 
 def store_prepared(
     prepared: Sequence[tuple[ArticleJob, Draft | BaseException]],
-    dedupe: DedupeStore,
+    dedupe: StoryState,
     index: IndexBackend,
     dead_letters: DeadLetterStore,
     now: datetime | None = None,
 ) -> BatchReport:
-    """The stateful half: dedupe look-ups in job order, one bulk write, dead letters for the rest."""
+    """The stateful half: boilerplate counts and dedupe look-ups in job order, one bulk write, dead letters
+    for the rest. `dedupe` is the shared StoryState (exact claims, near-duplicate index, line counts)."""
     now = now or datetime.now(UTC)
     letters: list[DeadLetter] = []
     articles: list[Article] = []

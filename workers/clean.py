@@ -51,6 +51,17 @@ NOISE_LINES: frozenset[str] = frozenset(
         "comentarios", "leer más", "lee también", "lea también", "te puede interesar", "ver también",
         "noticias relacionadas", "más información", "lo más leído", "suscríbete", "suscríbete a nuestro boletín",
         "volver arriba",
+        # Italian
+        "pubblicità", "condividi", "condividi l'articolo", "stampa", "commenti", "leggi anche", "leggi di più",
+        "articoli correlati", "potrebbe interessarti", "i più letti", "iscriviti alla newsletter", "abbonati",
+        "torna su",
+        # Portuguese
+        "publicidade", "compartilhe", "compartilhar", "partilhar", "imprimir", "comentários", "leia também",
+        "leia mais", "notícias relacionadas", "mais lidas", "assine", "assine a newsletter", "voltar ao topo",
+        # Dutch
+        "advertentie", "delen", "deel dit artikel", "printen", "reacties", "lees ook", "lees meer",
+        "meer over dit onderwerp", "meest gelezen", "abonneer", "schrijf je in voor de nieuwsbrief",
+        "terug naar boven",
     }
 )
 
@@ -71,6 +82,12 @@ NOISE_PREFIXES: tuple[str, ...] = (
     # Spanish
     "leer más:", "lee también:", "lea también:", "te puede interesar:", "ver también:",
     "más información:", "síguenos en", "suscríbete a",
+    # Italian
+    "leggi anche:", "leggi di più:", "guarda anche:", "seguici su", "iscriviti a", "iscriviti al",
+    # Portuguese
+    "leia também:", "leia mais:", "veja também:", "siga-nos", "receba as notícias",
+    # Dutch
+    "lees ook:", "lees meer:", "bekijk ook:", "volg ons op", "volg de",
 )
 
 # Characters that may close a sentence after its punctuation: quotes, brackets.
@@ -102,7 +119,7 @@ def drop_noise(text: str, title: str | None = None) -> str:
         lines = kept
 
 
-def _is_sentence(line: str) -> bool:
+def is_sentence(line: str) -> bool:
     """True for a line that is story text by its shape: a sentence of some length, or a long line."""
     words = len(line.split())
     return words >= LONG_LINE_WORDS or (words >= SENTENCE_MIN_WORDS and _ends_sentence(line))
@@ -123,7 +140,7 @@ def _key(line: str) -> str:
 
 
 def _is_furniture(line: str) -> bool:
-    if _is_sentence(line):
+    if is_sentence(line):
         return False
     if not any(char.isalnum() for char in line):  # separators such as "* * *" or "—"
         return True
@@ -138,14 +155,14 @@ def _drop_furniture(lines: list[str]) -> list[str]:
 
 
 def _drop_leading_title(lines: list[str], title_key: str | None) -> list[str]:
-    if title_key and lines and _key(lines[0]) == title_key and not _is_sentence(lines[0]):
+    if title_key and lines and _key(lines[0]) == title_key and not is_sentence(lines[0]):
         return lines[1:]
     return lines
 
 
 def _is_headline(line: str) -> bool:
     return (
-        not _is_sentence(line)
+        not is_sentence(line)
         and not _ends_sentence(line)
         and not line.endswith(":")
         and len(line) <= HEADLINE_MAX_CHARS

@@ -9,7 +9,7 @@ import hashlib
 import ipaddress
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from courlan import extract_domain, normalize_url
 
@@ -17,6 +17,10 @@ from workers.ports import DedupeStore
 
 _WORD = re.compile(r"[^\W_]+")
 _WEB_SCHEMES = frozenset({"http", "https"})
+# Hosts of a site's mobile and AMP editions, and the query keys that only switch the edition.
+_VARIANT_HOST_LABELS = frozenset({"m", "mobile", "amp"})
+_AMP_QUERY_KEYS = frozenset({"amp", "amp_js_v", "usqp"})
+_AMP_SUFFIX = re.compile(r"\.amp(?=\.html?$|$)")
 
 
 def canonical_url(url: str, claimed: str | None, source_url: str | None) -> tuple[str, str | None]:
@@ -26,7 +30,8 @@ def canonical_url(url: str, claimed: str | None, source_url: str | None) -> tupl
     page's final URL or of the source (DESIGN decision 12): a page cannot take another outlet's id.
     Nor can an article take its site's home page as its id.
     Tracking parameters (utm_*, fbclid, ...) and fragments are dropped, the query is sorted, the
-    host lowercased. Idempotent, and never raises.
+    host lowercased, and mobile and AMP editions (m.host, /amp, ?amp=1) name the desktop page.
+    Idempotent, and never raises.
     """
     page = _normalize(url)
     claim = (claimed or "").strip()
@@ -78,9 +83,36 @@ def _normalize(url: str) -> str:
     try:
         # Not courlan's strict mode: it keeps only a dozen known query keys, so ?sid=1 and ?sid=2
         # (two articles) would share one id; the default mode drops trackers and keeps the rest.
-        return normalize_url(url, strict=False).split("#", 1)[0].strip()
+        normalized = normalize_url(url, strict=False).split("#", 1)[0].strip()
     except ValueError:
         return url
+    return _desktop_variant(normalized)
+
+
+def _desktop_variant(url: str) -> str:
+    """The URL of the page's desktop, non-AMP edition: m./mobile./amp. hosts become www., and AMP
+    path segments (/amp, .amp.html) and query flags (amp=1, outputType=amp) go. Idempotent."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return url
+    labels = host.split(".")
+    while len(labels) > 2 and labels[0] in _VARIANT_HOST_LABELS:
+        labels = labels[1:]
+    if len(labels) != len(host.split(".")):
+        labels = ["www", *labels] if len(labels) == 2 else labels
+    netloc = parts.netloc.replace(host, ".".join(labels), 1) if host else parts.netloc
+    path = parts.path
+    if "amp" in path.split("/"):
+        path = "/".join(segment for segment in path.split("/") if segment != "amp")
+    while _AMP_SUFFIX.search(path):
+        path = _AMP_SUFFIX.sub("", path)
+    query = "&".join(
+        pair for pair in parts.query.split("&")
+        if pair and pair.split("=", 1)[0].lower() not in _AMP_QUERY_KEYS and pair.lower() != "outputtype=amp"
+    )
+    return urlunsplit((parts.scheme, netloc, path or "/", query, ""))
 
 
 def _scheme(url: str) -> str:

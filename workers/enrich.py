@@ -1,7 +1,10 @@
-"""enrich(): language, word count, reading time and keywords of a clean text. Never changes the text.
+"""enrich(): language, word count, reading time, keywords, places and a lead summary of a clean text.
+Never changes the text; never loads anything from the network.
 
 Cheap by design (DESIGN pitfalls: YAKE cost more than extraction): keywords are the most frequent
-content words, with jusText's stop lists (shipped with trafilatura) for ~100 languages.
+content words, with jusText's stop lists (shipped with trafilatura) for ~100 languages; the language is
+read from the first LANGUAGE_SAMPLE_CHARS only; places come from a packaged gazetteer (workers.places).
+People and organisations are not recognized (no offline model in the default install).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from functools import cache
 import justext
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+from workers.places import find_places
+
 WORDS_PER_MINUTE = 230
 KEYWORD_COUNT = 10
 # Below this length, or this confidence, the language identifier guesses: the page's or the
@@ -22,6 +27,10 @@ KEYWORD_COUNT = 10
 SHORT_TEXT_CHARS = 200
 MIN_LANGUAGE_CONFIDENCE = 0.5
 MIN_KEYWORD_CHARS = 3
+# py3langid's cost grows with the text; a few paragraphs decide the language as well as the whole.
+LANGUAGE_SAMPLE_CHARS = 400
+# A lead summary: whole sentences from the start of the text, up to about this long.
+SUMMARY_MAX_CHARS = 300
 
 # ISO 639-1 code -> jusText stop list name.
 STOPLIST_NAMES: dict[str, str] = {
@@ -38,6 +47,8 @@ STOPLIST_NAMES: dict[str, str] = {
 
 # Letters, optionally joined by hyphens ("state-run"); an apostrophe ends a word ("Erdogan’s" -> "Erdogan").
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# A sentence ends at . ! ? … (and any closing quotes) followed by a space and a capital or an opening quote.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’»)]))\s+(?=[\"'“‘«(]?[^\W\d_])")
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ class Enrichment:
     word_count: int
     reading_time_s: int
     keywords: tuple[str, ...]
-    entities: tuple[str, ...] = ()  # people, places, organisations: not computed yet
+    entities: tuple[str, ...] = ()  # countries and major cities, canonical names (workers.places)
 
 
 def enrich(text: str, language_hint: str | None, html_language: str | None) -> Enrichment:
@@ -59,14 +70,31 @@ def enrich(text: str, language_hint: str | None, html_language: str | None) -> E
     return Enrichment(
         language=language,
         word_count=word_count,
-        reading_time_s=math.ceil(word_count * 60 / WORDS_PER_MINUTE),
+        reading_time_s=reading_time_s(word_count),
         keywords=_keywords(text, language),
+        entities=find_places(text, language),
     )
+
+
+def reading_time_s(word_count: int) -> int:
+    """Seconds a reader needs at WORDS_PER_MINUTE, rounded up."""
+    return math.ceil(word_count * 60 / WORDS_PER_MINUTE)
+
+
+def lead_summary(text: str, max_chars: int = SUMMARY_MAX_CHARS) -> str:
+    """The first sentences of the text's first paragraph, whole, up to about `max_chars` (at least one)."""
+    first = text.strip().split("\n", 1)[0].strip()
+    summary = ""
+    for sentence in _SENTENCE_END.split(first):
+        if summary and len(summary) + 1 + len(sentence) > max_chars:
+            break
+        summary = f"{summary} {sentence}".strip()
+    return summary
 
 
 def _language(text: str, language_hint: str | None, html_language: str | None) -> str | None:
     """py3langid's answer on a long text it is sure of, else a declared language, else its guess if fair."""
-    detected, confidence = _identifier().classify(text)
+    detected, confidence = _identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
     if len(text) >= SHORT_TEXT_CHARS and confidence >= MIN_LANGUAGE_CONFIDENCE:
         return str(detected)
     # The page's own declaration first: a source's language is a default for all its pages.

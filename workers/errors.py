@@ -39,3 +39,15 @@ class UnsupportedContent(PermanentError):
 
 class InvalidJob(PermanentError):
     pass
+
+
+class InvalidQuery(PermanentError):
+    """What a person asked of the index cannot be answered as given (a bad date, a backwards range)."""
+
+
+class IndexMissing(IndexUnavailable):
+    """The index (alias) does not exist yet: nothing was ingested, or the alias was removed."""
+
+
+class IndexOutdated(ProcessingError):
+    """The index was built with an older mapping than this code's: `newsingest index migrate` fixes it."""

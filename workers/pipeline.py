@@ -1,7 +1,9 @@
 """process(): one ArticleJob -> one Article (extract -> clean -> canonical URL -> enrich -> dedupe).
 
-prepare() is the CPU-bound part and touches no shared state, so it runs in a process pool;
-finish() is the one step with state (the dedupe look-up), run by whoever owns the DedupeStore.
+prepare() is the CPU-bound part and touches no shared state, so it runs in a process pool; it also
+computes the MinHash signature. finish() is the one step with state, run by whoever owns the StoryState:
+learned per-site boilerplate (count this article's short lines, drop those the site repeats), then the
+exact-text claim and the near-duplicate look-up, which together give the article its story (cluster).
 Never indexes, retries or logs: tasks.py decides what an error means.
 """
 
@@ -13,13 +15,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.jobs import ArticleJob
+from workers.boilerplate import candidate_keys, drop_lines
 from workers.clean import drop_noise
 from workers.dedupe import canonical_url, clean_url, content_hash, find_duplicate
 from workers.documents import Article, document_id
-from workers.enrich import enrich
+from workers.enrich import enrich, lead_summary, reading_time_s
 from workers.errors import NotAnArticle
 from workers.extract import MIN_TEXT_CHARS, check_content_type, extract, fragment_text
-from workers.ports import DedupeStore
+from workers.neardup import signature
+from workers.ports import StoryState
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Draft:
     doc_id: str
     content_hash: str
     fields: dict[str, Any]
+    signature: tuple[int, ...] = ()  # MinHash of the text (workers.neardup)
 
 
 def prepare(job: ArticleJob) -> Draft:
@@ -65,7 +70,7 @@ def prepare(job: ArticleJob) -> Draft:
         "domain": _domain(canonical),
         "title": title,
         "text": text,
-        "summary": summary or extracted.description,
+        "summary": summary or extracted.description or lead_summary(text),
         "authors": extracted.authors or (entry.authors if entry else ()),
         "published_at": published,
         "fetched_at": job.fetched_at,
@@ -82,29 +87,43 @@ def prepare(job: ArticleJob) -> Draft:
         "discovered_via": job.discovered_via,
         "extraction_path": extracted.extraction_path,
     }
-    return Draft(doc_id=document_id(canonical), content_hash=content_hash(text), fields=fields)
+    return Draft(
+        doc_id=document_id(canonical), content_hash=content_hash(text), fields=fields, signature=signature(text)
+    )
 
 
-def finish(draft: Draft, dedupe: DedupeStore, now: datetime) -> Article:
-    """The Article, with its story's cluster: its own id when first with this content, else the holder's.
+def finish(draft: Draft, state: StoryState, now: datetime) -> Article:
+    """The Article, without its site's learned boilerplate, in its story's cluster: its own id when it
+    copies no earlier article, else that article's cluster, with `duplicate_of` naming the article.
 
     `first_seen_at` is `now`: on a re-crawl, the index adapter must keep the value it already stores.
+    The signature stays the one of prepare()'s text: learned lines are short, their shingles few.
     """
-    holder = find_duplicate(dedupe, draft.content_hash, draft.doc_id)
+    fields, digest = draft.fields, draft.content_hash
+    candidates = candidate_keys(fields["text"])
+    learned = state.observe(fields["domain"], draft.doc_id, candidates.keys(), now)
+    if learned:
+        text = drop_lines(fields["text"], learned)
+        if len(text) >= MIN_TEXT_CHARS:  # a page of nothing but repeated lines keeps them
+            words = len(text.split())
+            fields = {**fields, "text": text, "word_count": words, "reading_time_s": reading_time_s(words)}
+            digest = content_hash(text)
+    holder = find_duplicate(state, digest, draft.doc_id)
+    story = state.admit(draft.doc_id, draft.signature or signature(fields["text"]), holder, now)
     return Article(
-        **draft.fields,
+        **fields,
         id=draft.doc_id,
-        content_hash=draft.content_hash,
-        cluster_id=holder or draft.doc_id,
-        duplicate_of=holder,
+        content_hash=digest,
+        cluster_id=story.cluster_id,
+        duplicate_of=story.duplicate_of,
         first_seen_at=now,
         updated_at=now,
     )
 
 
-def process(job: ArticleJob, dedupe: DedupeStore, now: datetime) -> Article:
+def process(job: ArticleJob, state: StoryState, now: datetime) -> Article:
     """prepare() then finish(), in this process."""
-    return finish(prepare(job), dedupe, now)
+    return finish(prepare(job), state, now)
 
 
 def _domain(url: str) -> str:

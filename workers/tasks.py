@@ -21,7 +21,7 @@ from ingest.handoff import TASK_NAME
 from ingest.logs import get_logger
 from ingest.settings import Settings
 from workers.batch import dead_letter, process_messages, validate_jobs
-from workers.dedupe_state import RedisDedupeStore
+from workers.dedupe_state import RedisStoryState
 from workers.errors import IndexUnavailable, TransientError
 from workers.index.elastic import ElasticDeadLetters, ElasticIndex
 
@@ -35,7 +35,7 @@ class _WorkerContext:
     pid: int
     index: ElasticIndex
     dead_letters: ElasticDeadLetters
-    dedupe: RedisDedupeStore
+    dedupe: RedisStoryState
 
 
 _context: _WorkerContext | None = None
@@ -46,7 +46,12 @@ def _worker_context(settings: Settings) -> _WorkerContext:
     if _context is None or _context.pid != os.getpid():
         assert settings.elasticsearch_url and settings.redis_url
         client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
-        index = ElasticIndex(client, settings.index_alias)
+        index = ElasticIndex(
+            client,
+            settings.index_alias,
+            max_bulk_documents=settings.index.bulk_max_documents,
+            max_bulk_bytes=settings.index.bulk_max_bytes,
+        )
         index.ensure_ready()
         dead_letters = ElasticDeadLetters(client, settings.index_alias)
         dead_letters.ensure_ready()
@@ -54,7 +59,7 @@ def _worker_context(settings: Settings) -> _WorkerContext:
             pid=os.getpid(),
             index=index,
             dead_letters=dead_letters,
-            dedupe=RedisDedupeStore(redis.Redis.from_url(settings.redis_url), settings.key_prefix),
+            dedupe=RedisStoryState(redis.Redis.from_url(settings.redis_url), settings.key_prefix, settings.dedupe),
         )
     return _context
 
@@ -73,8 +78,16 @@ def process_batch(task: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[
         context = _worker_context(settings)
         report = process_messages(messages, context.dedupe, context.index, context.dead_letters)
     except IndexUnavailable as exc:
-        log.warning("index_unavailable_retrying", error=str(exc), retries=task.request.retries)
-        raise task.retry(exc=exc, countdown=countdown) from exc
+        # A short cap, not retry_backoff_max_s: once the index is back, work resumes within seconds.
+        wait_s = retry_countdown_s(task.request.retries, settings.index.unavailable_retry_max_s)
+        log.warning(
+            "index_unavailable_retrying",
+            waiting_for="the index (elasticsearch)",
+            error=str(exc),
+            retries=task.request.retries,
+            retry_in_s=round(wait_s, 1),
+        )
+        raise task.retry(exc=exc, countdown=wait_s) from exc
     except TransientError as exc:
         if task.request.retries >= celery.max_retries:
             _give_up(settings, messages, exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -229,10 +230,10 @@ class _ThrottlingClient:
         self.calls += 1
         status = self.rounds.pop(0) if self.rounds else 201
         error = {"type": "es_rejected_execution_exception", "reason": "queue full"}
-        items = [
-            {"index": {"_id": op["index"]["_id"], "status": status, **({"error": error} if status >= 300 else {})}}
-            for op in operations[::2]
-        ]
+        items = []
+        for line in operations[::2]:
+            (kind, meta), = json.loads(line).items()
+            items.append({kind: {"_id": meta["_id"], "status": status, **({"error": error} if status >= 300 else {})}})
         return {"errors": status >= 300, "items": items}
 
     def mget(self, *, ids: list[str], **_: Any) -> dict[str, Any]:
@@ -305,3 +306,35 @@ def test_dead_letter_index_is_not_dynamic(
     dead_letters.ensure_ready()
     mapping = es_client.indices.get_mapping(index=dead_letters.index).body[dead_letters.index]["mappings"]
     assert mapping["dynamic"] == "false"
+
+
+# -- bounded bulk requests
+
+
+class _CountingClient(Elasticsearch):
+    """The real client, counting the bulk requests it sends (a spy: every request reaches the server)."""
+
+    bulk_requests = 0
+
+    def bulk(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        type(self).bulk_requests += 1
+        return super().bulk(**kwargs)
+
+
+def test_bulk_requests_are_split_by_bytes(elasticsearch_url: str, es_alias: str, make_article: MakeArticle) -> None:
+    client = _CountingClient(elasticsearch_url)
+    index = ElasticIndex(client, es_alias, max_bulk_bytes=20_000)
+    index.ensure_ready()
+    outcomes = index.bulk_index([make_article(text="word " * 1_000) for _ in range(6)])  # ~5 KB each
+    index.refresh()
+    assert [o.result for o in outcomes] == ["indexed"] * 6 and index.count() == 6
+    assert _CountingClient.bulk_requests >= 2
+    client.close()
+
+
+def test_bulk_requests_are_split_by_count(elasticsearch_url: str, es_alias: str, make_article: MakeArticle) -> None:
+    index = ElasticIndex(elasticsearch_url, es_alias, max_bulk_documents=2)
+    index.ensure_ready()
+    assert len(index.bulk_index([make_article() for _ in range(5)])) == 5
+    index.refresh()
+    assert index.count() == 5

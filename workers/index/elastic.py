@@ -7,12 +7,12 @@ an index with a guessed mapping.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -20,10 +20,10 @@ from pydantic_core import PydanticSerializationError
 
 from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
-from workers.errors import IndexUnavailable, TransientError
+from workers.errors import IndexMissing, IndexOutdated, IndexUnavailable, TransientError
+from workers.index.elastic_query import buckets, filtered_query, search_body, stats_body
 from workers.index.mapping import (
     MAPPING_VERSION,
-    SEARCH_FIELDS,
     article_mappings,
     dead_letter_id,
     dead_letter_index_name,
@@ -32,7 +32,8 @@ from workers.index.mapping import (
     index_template,
     template_name,
 )
-from workers.ports import IndexOutcome, SearchHit, SearchQuery
+from workers.index.revisions import STORED_FIELDS, Stored, next_revision
+from workers.ports import IndexOutcome, IndexStats, SearchHit, SearchQuery
 
 log = get_logger(__name__)
 
@@ -47,6 +48,12 @@ DOCUMENT_ERRORS = frozenset(
 )
 # Documents per bulk request; a task's batch (at most 500, see Settings.batch_size) fits in one.
 MAX_BULK_DOCUMENTS = 500
+# Bytes per bulk request: a few MB is the server's sweet spot, far below http.max_content_length.
+MAX_BULK_BYTES = 5_000_000
+# Re-reads of documents another writer changed between our read and our write, before giving up.
+MAX_CONFLICT_ROUNDS = 10
+EXPORT_PAGE_SIZE = 500
+EXPORT_KEEP_ALIVE = "2m"
 _SHARD_SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 _MAX_REASON_CHARS = 1_000
 
@@ -116,19 +123,36 @@ def _client(client_or_url: Elasticsearch | str, request_timeout_s: float) -> tup
     return client, True
 
 
-def _source(article: Article) -> dict[str, Any]:
-    # warnings=False: a document that bypassed validation is judged by the mapping, like any other.
-    return article.model_dump(mode="json", warnings=False)
+@dataclass(frozen=True)
+class _Found:
+    """A stored document's revision fields and the sequence numbers that guard overwriting it."""
+
+    stored: Stored
+    seq_no: int
+    primary_term: int
 
 
 @dataclass
-class _Bulk:
-    """State of one bulk_index call: an outcome per position, and the positions still to send."""
+class _Round:
+    """One pass over the pending documents of a bulk_index call."""
 
-    articles: Sequence[Article]
-    outcomes: list[IndexOutcome | None]
-    pending: list[int]
+    retry: list[int] = field(default_factory=list)  # answered 429/5xx: retried after a backoff
+    conflicts: list[int] = field(default_factory=list)  # changed under us: re-read, retried at once
     last_failure: tuple[int, str] = (0, "")  # (status, reason) of the latest retryable failure
+
+
+@dataclass(frozen=True)
+class ElasticStatus:
+    """What `newsingest index status` shows about one alias."""
+
+    alias: str
+    code_mapping_version: int
+    indices: tuple[tuple[str, int | None, int, bool], ...]  # (name, mapping version, documents, in alias)
+    alias_index: str | None  # the write index behind the alias, None when the alias does not exist
+
+    @property
+    def alias_mapping_version(self) -> int | None:
+        return next((v for name, v, _, _ in self.indices if name == self.alias_index), None)
 
 
 class ElasticIndex:
@@ -143,6 +167,8 @@ class ElasticIndex:
         ready_timeout_s: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
+        max_bulk_documents: int = MAX_BULK_DOCUMENTS,
+        max_bulk_bytes: int = MAX_BULK_BYTES,
     ) -> None:
         self._client, self._owns_client = _client(client_or_url, request_timeout_s)
         self.alias = alias
@@ -151,21 +177,59 @@ class ElasticIndex:
         self._ready_timeout_s = ready_timeout_s
         self._retry = retry
         self._sleep = sleep
+        self._max_documents = max_bulk_documents
+        self._max_bytes = max_bulk_bytes
+
+    @property
+    def client(self) -> Elasticsearch:
+        return self._client
 
     # -- setup
 
     def ensure_ready(self) -> None:
         """Wait for the cluster, then create template, index and alias; safe to run twice or in parallel.
 
-        Mapping migrations (a new version's index and the alias swap) are not handled here yet.
+        An alias already on an index of an older mapping version is left alone (writes keep going there;
+        the model's new fields stay in _source) until `newsingest index migrate` moves it.
         """
         with _unavailable_on_errors("ensure_ready", self.alias):
             self._wait_for(index=None)
             self._put_template()
-            self._create_index()
-            self._ensure_alias()
-            self._wait_for(index=self.index)
-        log.info("elastic_index_ready", alias=self.alias, index=self.index, mapping_version=MAPPING_VERSION)
+            behind = self._alias_indices()
+            if not behind:
+                self._create_index()
+                self._ensure_alias()
+                behind = self._alias_indices()
+            self._wait_for(index=self.alias)
+        version = next(iter(behind.values()), None)
+        if version is not None and version < MAPPING_VERSION:
+            log.warning(
+                "elastic_index_needs_migration",
+                alias=self.alias,
+                index=next(iter(behind)),
+                mapping_version=version,
+                code_mapping_version=MAPPING_VERSION,
+                action="run `newsingest index migrate`",
+            )
+        log.info("elastic_index_ready", alias=self.alias, indices=sorted(behind), mapping_version=version)
+
+    def wait_until_ready(self, max_delay_s: float = 30.0, stop: Callable[[], bool] = lambda: False) -> bool:
+        """ensure_ready(), retried with capped backoff while the cluster is unreachable, saying so each time.
+
+        Returns False only if `stop()` became true first. The daemon and workers use this at start-up,
+        so an Elasticsearch outage makes them wait, not exit.
+        """
+        attempt = 0
+        while not stop():
+            try:
+                self.ensure_ready()
+                return True
+            except IndexUnavailable as exc:
+                delay_s = min(max_delay_s, 2.0**attempt)
+                log.warning("waiting_for_elasticsearch", alias=self.alias, error=str(exc), retry_in_s=delay_s)
+                self._sleep(delay_s)
+                attempt += 1
+        return False
 
     def _wait_for(self, index: str | None) -> None:
         # cluster.health, never info(): GET / answers 405 on the test distribution.
@@ -184,6 +248,16 @@ class ElasticIndex:
         if version is None or version < MAPPING_VERSION:
             self._client.indices.put_index_template(name=name, **index_template(self.alias))
 
+    def _alias_indices(self) -> dict[str, int | None]:
+        """Index -> mapping version, of the indices behind the alias (empty when it does not exist)."""
+        try:
+            found = self._client.indices.get_mapping(index=self.alias, allow_no_indices=False)
+        except NotFoundError:
+            return {}
+        if not self._client.indices.exists_alias(name=self.alias):
+            return {}  # a concrete index named like the alias is not ours to write through
+        return {name: _mapping_version(body) for name, body in found.body.items()}
+
     def _create_index(self) -> None:
         try:
             # Mapping given explicitly too: a foreign template of higher priority cannot change it.
@@ -201,97 +275,183 @@ class ElasticIndex:
         if not self._client.indices.exists_alias(name=self.alias):
             self._client.indices.put_alias(index=self.index, name=self.alias, is_write_index=True)
 
+    def status(self) -> ElasticStatus:
+        """The versioned indices of this alias, their documents and mapping versions, and the alias."""
+        with _unavailable_on_errors("status", self.alias):
+            found = self._client.indices.get(
+                index=f"{self.alias}-v*", expand_wildcards="open", allow_no_indices=True
+            )
+            rows = []
+            alias_index = None
+            for name in sorted(found.body):
+                body = found.body[name]
+                in_alias = self.alias in body.get("aliases", {})
+                if in_alias:
+                    alias_index = name
+                documents = int(self._client.count(index=name)["count"])
+                rows.append((name, _mapping_version(body), documents, in_alias))
+        return ElasticStatus(self.alias, MAPPING_VERSION, tuple(rows), alias_index)
+
+    def check_readable(self) -> None:
+        """IndexMissing when there is no alias yet, IndexOutdated when it is on an older mapping."""
+        with _unavailable_on_errors("check", self.alias):
+            behind = self._alias_indices()
+        if not behind:
+            raise IndexMissing(
+                f"the index {self.alias!r} does not exist yet: ingest something first (`newsingest run --once`)"
+            )
+        version = min((v or 0) for v in behind.values())
+        if version < MAPPING_VERSION:
+            raise IndexOutdated(
+                f"the index {self.alias!r} has mapping version {version}, this newsingest needs "
+                f"{MAPPING_VERSION}: run `newsingest index migrate`"
+            )
+
     # -- writes
 
     def bulk_index(self, articles: Sequence[Article]) -> list[IndexOutcome]:
         """Index every article by its id; one outcome per article, in order.
 
-        A document the mapping refuses is "rejected" and never fails the others. Items answered
+        Each write is conditional on what was read (create if absent, else if_seq_no/if_primary_term),
+        so a racing writer makes it re-read and decide again: the newer fetch wins, `first_seen_at` is
+        kept, changed content bumps `version` (see revisions.py). A document the mapping refuses is
+        "rejected" and never fails the others. Requests are bounded by count and bytes. Items answered
         429/5xx are retried here with backoff; if some still fail, TransientError (IndexUnavailable
         when the answer was 503). Any other refusal, or no answer, is IndexUnavailable.
         """
         outcomes: list[IndexOutcome] = []
-        for start in range(0, len(articles), MAX_BULK_DOCUMENTS):
-            outcomes.extend(self._bulk_chunk(articles[start : start + MAX_BULK_DOCUMENTS]))
+        for start in range(0, len(articles), self._max_documents):
+            outcomes.extend(self._bulk_chunk(articles[start : start + self._max_documents]))
         return outcomes
 
     def _bulk_chunk(self, articles: Sequence[Article]) -> list[IndexOutcome]:
-        articles = self._keep_first_seen(articles)
-        bulk = _Bulk(articles, [None] * len(articles), list(range(len(articles))))
+        outcomes: list[IndexOutcome | None] = [None] * len(articles)
+        pending = list(range(len(articles)))
+        throttled = conflicted = 0
         started = time.monotonic()
-        for attempt in range(self._retry.attempts):
-            if attempt:
-                delay_s = self._retry.delay_s(attempt - 1)
+        while pending:
+            found = self._stored([articles[p].id for p in pending])
+            done = self._send(articles, pending, found, outcomes)
+            pending = sorted(done.retry + done.conflicts)
+            if done.retry:
+                throttled += 1
+                if throttled >= self._retry.attempts:
+                    raise self._exhausted(len(done.retry), len(articles), done.last_failure)
+                delay_s = self._retry.delay_s(throttled - 1)
                 log.warning(
                     "bulk_retrying",
                     alias=self.alias,
-                    documents=len(bulk.pending),
-                    status=bulk.last_failure[0],
-                    reason=bulk.last_failure[1],
+                    documents=len(done.retry),
+                    status=done.last_failure[0],
+                    reason=done.last_failure[1],
                     delay_ms=round(delay_s * 1000),
                 )
                 self._sleep(delay_s)
-            self._send(bulk)
-            if not bulk.pending:
-                break
-        if bulk.pending:
-            raise self._exhausted(bulk)
-        done = [outcome for outcome in bulk.outcomes if outcome is not None]
+            elif done.conflicts:
+                conflicted += 1
+                if conflicted > MAX_CONFLICT_ROUNDS:
+                    raise TransientError(
+                        f"{len(done.conflicts)} documents kept changing under us on {self.alias}: "
+                        f"gave up after {MAX_CONFLICT_ROUNDS} re-reads"
+                    )
+        result = [outcome for outcome in outcomes if outcome is not None]
         log.debug(
             "bulk_indexed",
             alias=self.alias,
-            indexed=sum(o.result == "indexed" for o in done),
-            rejected=sum(o.result == "rejected" for o in done),
-            attempts=attempt + 1,
+            indexed=sum(o.result == "indexed" for o in result),
+            rejected=sum(o.result == "rejected" for o in result),
+            skipped=sum(o.result == "skipped" for o in result),
+            throttled_rounds=throttled,
+            conflict_rounds=conflicted,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
-        return done
+        return result
 
-    def _keep_first_seen(self, articles: Sequence[Article]) -> list[Article]:
-        """A re-crawl replaces the document but keeps when it was first seen (one mget per chunk)."""
+    def _stored(self, ids: list[str]) -> dict[str, _Found]:
+        """The revision fields and sequence numbers of the stored documents among `ids` (one mget)."""
         with _unavailable_on_errors("mget", self.alias):
-            found = self._client.mget(
-                index=self.alias, ids=[a.id for a in articles], source_includes=["first_seen_at"]
-            )
-        first_seen = {
-            doc["_id"]: doc["_source"]["first_seen_at"]
+            try:
+                found = self._client.mget(index=self.alias, ids=ids, source_includes=list(STORED_FIELDS))
+            except NotFoundError as exc:
+                # require_alias on the bulk below says it better; nothing can be stored yet.
+                if exc.message == "index_not_found_exception":
+                    return {}
+                raise
+        return {
+            doc["_id"]: _Found(Stored.from_source(doc["_source"]), int(doc["_seq_no"]), int(doc["_primary_term"]))
             for doc in found["docs"]
-            if doc.get("found") and doc.get("_source", {}).get("first_seen_at")
+            if doc.get("found")
         }
-        return [
-            a.model_copy(update={"first_seen_at": datetime.fromisoformat(first_seen[a.id])})
-            if a.id in first_seen
-            else a
-            for a in articles
-        ]
 
-    def _exhausted(self, bulk: _Bulk) -> TransientError:
-        status, reason = bulk.last_failure
+    def _exhausted(self, failing: int, total: int, failure: tuple[int, str]) -> TransientError:
+        status, reason = failure
         message = (
-            f"{len(bulk.pending)} of {len(bulk.articles)} documents still failing after "
+            f"{failing} of {total} documents still failing after "
             f"{self._retry.attempts} attempts on {self.alias}: HTTP {status} {reason}"
         )
         return IndexUnavailable(message) if status == 503 else TransientError(message)
 
-    def _operations(self, bulk: _Bulk) -> tuple[list[int], list[dict[str, Any]]]:
-        """The bulk body for the pending positions; a document that cannot be serialized is rejected."""
-        sent, operations = [], []
-        for position in bulk.pending:
-            article = bulk.articles[position]
-            try:
-                source = _source(article)
-            except PydanticSerializationError as exc:
-                bulk.outcomes[position] = IndexOutcome(article.id, "rejected", f"cannot serialize: {exc}")
+    def _operations(
+        self,
+        articles: Sequence[Article],
+        pending: list[int],
+        found: dict[str, _Found],
+        outcomes: list[IndexOutcome | None],
+    ) -> list[tuple[int, bytes, bytes]]:
+        """(position, action line, source line) of each pending document that is to be written."""
+        lines = []
+        for position in pending:
+            article = articles[position]
+            stored = found.get(article.id)
+            document = next_revision(stored.stored if stored else None, article)
+            if document is None:
+                outcomes[position] = IndexOutcome(article.id, "skipped", "the index holds a newer fetch")
                 continue
-            sent.append(position)
-            operations += [{"index": {"_id": article.id}}, source]
-        return sent, operations
+            try:
+                # Serialized once, by pydantic; the bytes go to the server as they are.
+                source = document.model_dump_json(warnings=False).encode("utf-8")
+            except PydanticSerializationError as exc:
+                outcomes[position] = IndexOutcome(article.id, "rejected", f"cannot serialize: {exc}")
+                continue
+            if stored is None:
+                action: dict[str, Any] = {"create": {"_id": article.id}}
+            else:
+                action = {
+                    "index": {"_id": article.id, "if_seq_no": stored.seq_no, "if_primary_term": stored.primary_term}
+                }
+            lines.append((position, json.dumps(action).encode("utf-8"), source))
+        return lines
 
-    def _send(self, bulk: _Bulk) -> None:
-        sent, operations = self._operations(bulk)
-        bulk.pending = []
-        if not sent:
-            return
+    def _send(
+        self,
+        articles: Sequence[Article],
+        pending: list[int],
+        found: dict[str, _Found],
+        outcomes: list[IndexOutcome | None],
+    ) -> _Round:
+        done = _Round()
+        batch: list[tuple[int, bytes, bytes]] = []
+        size = 0
+        for line in self._operations(articles, pending, found, outcomes):
+            line_bytes = len(line[1]) + len(line[2]) + 2
+            if batch and size + line_bytes > self._max_bytes:
+                self._request(articles, batch, outcomes, done)
+                batch, size = [], 0
+            batch.append(line)
+            size += line_bytes
+        if batch:
+            self._request(articles, batch, outcomes, done)
+        return done
+
+    def _request(
+        self,
+        articles: Sequence[Article],
+        batch: list[tuple[int, bytes, bytes]],
+        outcomes: list[IndexOutcome | None],
+        done: _Round,
+    ) -> None:
+        operations: list[Any] = [part for _, action, source in batch for part in (action, source)]
+        sent = [position for position, _, _ in batch]
         try:
             # require_alias: if the alias is missing, fail instead of auto-creating a dynamic index.
             response = self._client.bulk(index=self.alias, operations=operations, require_alias=True)
@@ -299,33 +459,39 @@ class ElasticIndex:
             if not _is_retryable(exc.meta.status):
                 reason = _api_error_reason(exc)
                 raise IndexUnavailable(f"elasticsearch refused bulk on {self.alias}: {reason}") from exc
-            bulk.pending, bulk.last_failure = sent, (exc.meta.status, _api_error_reason(exc))
+            done.retry += sent
+            done.last_failure = (exc.meta.status, _api_error_reason(exc))
             return
         except TransportError as exc:
             raise IndexUnavailable(f"elasticsearch unreachable during bulk on {self.alias}: {exc}") from exc
         # A reply with failed items is still HTTP 200: every item is looked at.
         for position, item in zip(sent, response["items"], strict=True):
-            self._classify(bulk, position, item["index"])
+            result = next(iter(item.values()))
+            self._classify(articles[position].id, position, result, outcomes, done)
 
-    def _classify(self, bulk: _Bulk, position: int, result: dict[str, Any]) -> None:
-        doc_id, status = bulk.articles[position].id, int(result["status"])
+    def _classify(
+        self, doc_id: str, position: int, result: dict[str, Any], outcomes: list[IndexOutcome | None], done: _Round
+    ) -> None:
+        status = int(result["status"])
         if status < 300:
-            bulk.outcomes[position] = IndexOutcome(doc_id, "indexed")
+            outcomes[position] = IndexOutcome(doc_id, "indexed")
             return
         error = result.get("error", {})
         reason = _error_reason(error)
-        if _is_retryable(status):
-            bulk.pending.append(position)
-            bulk.last_failure = (status, reason)
+        if status == 409:
+            done.conflicts.append(position)  # written meanwhile by someone else: read again, decide again
+        elif _is_retryable(status):
+            done.retry.append(position)
+            done.last_failure = (status, reason)
         elif status == 400 or error.get("type") in DOCUMENT_ERRORS:
-            bulk.outcomes[position] = IndexOutcome(doc_id, "rejected", reason)
+            outcomes[position] = IndexOutcome(doc_id, "rejected", reason)
         else:
             # Missing alias, read-only block, forbidden: the index refuses writes, not this document.
             raise IndexUnavailable(f"elasticsearch refused writes to {self.alias}: HTTP {status} {reason}")
 
     def refresh(self) -> None:
         """Make everything indexed so far searchable now (tests, `run --once`); never after every bulk."""
-        with _unavailable_on_errors("refresh", self.alias):
+        with _reading(self.alias, "refresh"):
             self._client.indices.refresh(index=self.alias)
 
     # -- reads
@@ -333,24 +499,65 @@ class ElasticIndex:
     def search(self, query: SearchQuery) -> list[SearchHit]:
         if query.limit <= 0:
             return []
-        with _unavailable_on_errors("search", self.alias):
-            response = self._client.search(index=self.alias, **_search_body(query))
-        return [
-            SearchHit(Article.model_validate(hit["_source"]), float(hit.get("_score") or 0.0))
-            for hit in response["hits"]["hits"]
-        ]
+        with _reading(self.alias, "search"):
+            response = self._client.search(index=self.alias, **search_body(query))
+        return [_hit(hit) for hit in response["hits"]["hits"]]
+
+    def stats(self, query: SearchQuery, top: int = 10) -> IndexStats:
+        with _reading(self.alias, "stats"):
+            response = self._client.search(index=self.alias, **stats_body(query, top))
+        aggs = response["aggregations"]
+        return IndexStats(
+            documents=int(response["hits"]["total"]["value"]),
+            duplicates=int(aggs["duplicates"]["doc_count"]),
+            per_day=buckets(aggs["per_day"]),
+            per_source=buckets(aggs["per_source"]),
+            per_language=buckets(aggs["per_language"]),
+            top_entities=buckets(aggs["top_entities"]),
+            top_keywords=buckets(aggs["top_keywords"]),
+            stories=int(aggs["stories"]["value"]),
+        )
+
+    def export(self, query: SearchQuery) -> Iterator[Article]:
+        """Every matching document, page by page over a point in time (a consistent view, constant memory)."""
+        with _reading(self.alias, "open point in time"):
+            pit = self._client.open_point_in_time(index=self.alias, keep_alive=EXPORT_KEEP_ALIVE)["id"]
+        try:
+            search_after: list[Any] | None = None
+            while True:
+                with _reading(self.alias, "export"):
+                    response = self._client.search(
+                        pit={"id": pit, "keep_alive": EXPORT_KEEP_ALIVE},
+                        query=filtered_query(query),
+                        sort=["_shard_doc"],  # the cheapest total order for a point in time
+                        size=EXPORT_PAGE_SIZE,
+                        search_after=search_after,
+                        track_total_hits=False,
+                    )
+                hits = response["hits"]["hits"]
+                if not hits:
+                    return
+                pit = response.get("pit_id", pit)
+                for hit in hits:
+                    yield Article.model_validate(hit["_source"])
+                search_after = hits[-1]["sort"]
+        finally:
+            with suppress(ApiError, TransportError):  # it expires by itself anyway
+                self._client.close_point_in_time(id=pit)
 
     def get(self, doc_id: str) -> Article | None:
-        with _unavailable_on_errors("get", self.alias):
+        with _reading(self.alias, "get"):
             try:
                 response = self._client.get(index=self.alias, id=doc_id)
-            except NotFoundError:
+            except NotFoundError as exc:
+                if exc.message == "index_not_found_exception":
+                    raise
                 return None
         return Article.model_validate(response["_source"])
 
     def count(self) -> int:
         """Documents searchable through the alias (call refresh() first to count the latest writes)."""
-        with _unavailable_on_errors("count", self.alias):
+        with _reading(self.alias, "count"):
             return int(self._client.count(index=self.alias)["count"])
 
     def close(self) -> None:
@@ -358,34 +565,36 @@ class ElasticIndex:
             self._client.close()
 
 
-def _search_body(query: SearchQuery) -> dict[str, Any]:
-    """Keyword arguments of `Elasticsearch.search` for a SearchQuery."""
-    filters: list[dict[str, Any]] = []
-    if query.source is not None:
-        filters.append({"term": {"source": query.source}})
-    if query.language is not None:
-        filters.append({"term": {"language": query.language}})
-    body: dict[str, Any] = {"size": query.limit}
-    if query.text.strip():
-        # Every word must match, in any of the fields: what a search box promises (and SQLite does).
-        match: dict[str, Any] = {
-            "multi_match": {
-                "query": query.text,
-                "fields": list(SEARCH_FIELDS),
-                "type": "cross_fields",
-                "operator": "and",
-            }
-        }
-    else:
-        # No words: newest first, as the SQLite index does.
-        match = {"match_all": {}}
-        body["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
-    # A story's original outranks its copies, so a collapsed hit shows the original.
-    original = {"bool": {"must_not": [{"exists": {"field": "duplicate_of"}}], "boost": 0.5}}
-    body["query"] = {"bool": {"must": [match], "should": [original], "filter": filters}}
-    if query.collapse:
-        body["collapse"] = {"field": "cluster_id"}  # one hit per story, its best
-    return body
+def _mapping_version(index_body: dict[str, Any]) -> int | None:
+    meta = index_body.get("mappings", {}).get("_meta", {})
+    version = meta.get("mapping_version")
+    return int(version) if version is not None else None
+
+
+def _hit(hit: dict[str, Any]) -> SearchHit:
+    fragments = hit.get("highlight", {}).get("text") or []
+    story = hit.get("inner_hits", {}).get("story", {}).get("hits", {}).get("total", {})
+    return SearchHit(
+        Article.model_validate(hit["_source"]),
+        float(hit.get("_score") or 0.0),
+        snippet=" ".join(fragments[0].split()) if fragments else None,
+        copies=int(story.get("value", 1)),
+    )
+
+
+@contextmanager
+def _reading(alias: str, action: str) -> Iterator[None]:
+    """As _unavailable_on_errors, but a missing alias is IndexMissing: a person reads this one."""
+    try:
+        with _unavailable_on_errors(action, alias):
+            yield
+    except IndexUnavailable as exc:
+        cause = exc.__cause__
+        if isinstance(cause, NotFoundError) and cause.message == "index_not_found_exception":
+            raise IndexMissing(
+                f"the index {alias!r} does not exist yet: ingest something first (`newsingest run --once`)"
+            ) from cause
+        raise
 
 
 class ElasticDeadLetters:

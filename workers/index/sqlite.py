@@ -10,15 +10,17 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
-from workers.errors import IndexUnavailable, ProcessingError
+from workers.errors import IndexUnavailable, ProcessingError, TransientError
 from workers.index.mapping import dead_letter_id
-from workers.ports import IndexOutcome, SearchHit, SearchQuery
+from workers.index.revisions import STORED_FIELDS, Stored, next_revision
+from workers.ports import HIGHLIGHT_END, HIGHLIGHT_START, IndexOutcome, IndexStats, SearchHit, SearchQuery
 
 log = get_logger(__name__)
 
@@ -84,21 +86,34 @@ CREATE TABLE IF NOT EXISTS dedupe (
 INSERT OR IGNORE INTO schema_version (component, version) VALUES ('{SCHEMA_COMPONENT}', {SCHEMA_VERSION});
 """
 
-# ON CONFLICT DO UPDATE, never INSERT OR REPLACE: REPLACE deletes the old row without firing the
-# delete trigger (recursive_triggers is off), which would leave stale terms in the FTS index.
-_UPSERT_ARTICLE = """
+# A plain UPDATE, never INSERT OR REPLACE: REPLACE deletes the old row without firing the delete
+# trigger (recursive_triggers is off), which would leave stale terms in the FTS index. The WHERE
+# clause is the compare-and-set: it only overwrites the revision that was read.
+_INSERT_ARTICLE = """
 INSERT INTO articles (id, cluster_id, source, language, published_at, document)
 VALUES (:id, :cluster_id, :source, :language, :published_at, :document)
-ON CONFLICT (id) DO UPDATE SET
-    cluster_id = excluded.cluster_id,
-    source = excluded.source,
-    language = excluded.language,
-    published_at = excluded.published_at,
-    -- A re-crawl updates the document but not when it was first seen.
-    document = json_set(
-        excluded.document, '$.first_seen_at', json_extract(articles.document, '$.first_seen_at')
-    )
 """
+_UPDATE_ARTICLE = """
+UPDATE articles SET cluster_id = :cluster_id, source = :source, language = :language,
+    published_at = :published_at, document = :document
+WHERE id = :id AND json_extract(document, '$.version') = :read_version
+    AND json_extract(document, '$.fetched_at') = :read_fetched_at
+"""
+_READ_STORED = (
+    "SELECT "
+    + ", ".join(f"json_extract(document, '$.{name}')" for name in STORED_FIELDS)
+    + " FROM articles WHERE id = ?"
+)
+# Filter name on SearchQuery -> SQL over `a` (articles), compared case-insensitively as in Elasticsearch.
+_FILTERS = {
+    "source": "lower(a.source) = lower(:source)",
+    "language": "lower(a.language) = lower(:language)",
+    "domain": "lower(json_extract(a.document, '$.domain')) = lower(:domain)",
+    "tag": "EXISTS (SELECT 1 FROM json_each(a.document, '$.tags') WHERE lower(value) = lower(:tag))",
+    "entity": "EXISTS (SELECT 1 FROM json_each(a.document, '$.entities') WHERE lower(value) = lower(:entity))",
+}
+SNIPPET_CHARS = 200
+EXPORT_PAGE_SIZE = 500
 
 
 class SchemaError(ProcessingError):
@@ -195,6 +210,8 @@ class SqliteIndex:
         ensure_schema(self._conn)
 
     def bulk_index(self, articles: Sequence[Article]) -> list[IndexOutcome]:
+        """Upsert each article in one transaction: the newer fetch wins, first_seen_at is kept,
+        changed content bumps `version` (see revisions.py)."""
         outcomes: list[IndexOutcome] = []
         with _unavailable_on_sqlite_errors("bulk index"), _transaction(self._conn):
             for article in articles:
@@ -202,71 +219,188 @@ class SqliteIndex:
         return outcomes
 
     def _upsert(self, article: Article) -> IndexOutcome:
-        try:
-            row = _article_row(article)
-            self._conn.execute(_UPSERT_ARTICLE, row)
-        except (ValueError, TypeError, sqlite3.IntegrityError) as exc:
-            # One bad document is refused alone; its statement rolls back, the batch goes on.
-            log.warning("sqlite_document_rejected", doc_id=article.id, error_type=type(exc).__name__)
-            return IndexOutcome(article.id, "rejected", f"{type(exc).__name__}: {exc}")
-        return IndexOutcome(article.id, "indexed")
+        # The transaction holds the write lock, so the compare-and-set below cannot lose; the loop
+        # keeps it honest should another writer ever share the file.
+        for _ in range(3):
+            stored = self._read_stored(article.id)
+            document = next_revision(stored, article)
+            if document is None:
+                return IndexOutcome(article.id, "skipped", "the index holds a newer fetch")
+            try:
+                row = _article_row(document)
+                if stored is None:
+                    self._conn.execute(_INSERT_ARTICLE, row)
+                    return IndexOutcome(article.id, "indexed")
+                written = self._conn.execute(
+                    _UPDATE_ARTICLE,
+                    {**row, "read_version": stored.version, "read_fetched_at": stored.fetched_at_text},
+                ).rowcount
+            except (ValueError, TypeError, sqlite3.IntegrityError) as exc:
+                # One bad document is refused alone; its statement rolls back, the batch goes on.
+                log.warning("sqlite_document_rejected", doc_id=article.id, error_type=type(exc).__name__)
+                return IndexOutcome(article.id, "rejected", f"{type(exc).__name__}: {exc}")
+            if written:
+                return IndexOutcome(article.id, "indexed")
+        raise TransientError(f"document {article.id} kept changing under us", article.url)
+
+    def _read_stored(self, doc_id: str) -> _SqliteStored | None:
+        row = self._conn.execute(_READ_STORED, (doc_id,)).fetchone()
+        if row is None:
+            return None
+        source = dict(zip(STORED_FIELDS, row, strict=True))
+        return _SqliteStored(**vars(Stored.from_source(source)), fetched_at_text=str(source["fetched_at"]))
+
+    # -- reads
+
+    def _where(self, query: SearchQuery) -> tuple[str, dict[str, Any]]:
+        """SQL conditions over `a` for the query's filters and words (ANDed), and their parameters."""
+        clauses, params = ["1 = 1"], {}
+        for option, clause in _FILTERS.items():
+            value = getattr(query, option)
+            if value is not None:
+                clauses.append(clause)
+                params[option] = value
+        if query.since is not None:
+            clauses.append("a.published_at >= :since")
+            params["since"] = _utc_iso(query.since)
+        if query.until is not None:
+            clauses.append("a.published_at < :until")
+            params["until"] = _utc_iso(query.until)
+        if query.text.strip():
+            match = fts_query(query.text)
+            if match is None:
+                clauses.append("0 = 1")  # words were asked for, but none could be searched
+            else:
+                clauses.append("a.pk IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match)")
+                params["match"] = match
+        return " AND ".join(clauses), params
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
         if query.limit <= 0:
             return []
         with _unavailable_on_sqlite_errors("search"):
-            if not query.text.strip():
-                rows = self._newest(query)
-            else:
-                match = fts_query(query.text)
-                rows = [] if match is None else self._matching(match, query)
-        return [SearchHit(Article.model_validate_json(document), float(score)) for document, score in rows]
+            match = fts_query(query.text) if query.text.strip() else None
+            if query.text.strip() and match is None:
+                return []
+            rows = self._ranked(query, match)
+            snippets = self._snippets(match, [pk for pk, *_ in rows]) if match else {}
+        return [
+            SearchHit(
+                article := Article.model_validate_json(document),
+                float(score),
+                snippet=snippets.get(pk) or _leading_snippet(article.text),
+                copies=int(copies),
+            )
+            for pk, document, score, copies in rows
+        ]
 
-    def _filters(self, query: SearchQuery) -> tuple[str, dict[str, Any]]:
-        clauses, params = [], {}
-        if query.source is not None:
-            clauses.append("a.source = :source")
-            params["source"] = query.source
-        if query.language is not None:
-            clauses.append("a.language = :language")
-            params["language"] = query.language
-        return "".join(f" AND {clause}" for clause in clauses), params
-
-    def _matching(self, match: str, query: SearchQuery) -> list[tuple[str, float]]:
-        filters, params = self._filters(query)
-        hits = f"""
-            SELECT a.document AS document, a.id AS id, a.cluster_id AS cluster_id, -{_BM25} AS score
-            FROM articles_fts JOIN articles AS a ON a.pk = articles_fts.rowid
-            WHERE articles_fts MATCH :match{filters}
-        """
-        return self._ranked(hits, {"match": match, **params}, query, order="score DESC, id")
-
-    def _newest(self, query: SearchQuery) -> list[tuple[str, float]]:
-        # No words: newest first, as Elasticsearch's match_all sorted by published_at.
-        filters, params = self._filters(query)
-        hits = f"""
-            SELECT a.document AS document, a.id AS id, a.cluster_id AS cluster_id,
-                   a.published_at AS published_at, 0.0 AS score
-            FROM articles AS a WHERE 1 = 1{filters}
-        """
-        return self._ranked(hits, params, query, order="published_at DESC NULLS LAST, id")
-
-    def _ranked(
-        self, hits: str, params: dict[str, Any], query: SearchQuery, order: str
-    ) -> list[tuple[str, float]]:
+    def _ranked(self, query: SearchQuery, match: str | None) -> list[tuple[int, str, float, int]]:
+        filters, params = self._where(replace(query, text=""))
+        if match is None:
+            hits = f"""
+                SELECT a.pk AS pk, a.document AS document, a.id AS id, a.cluster_id AS cluster_id,
+                       a.published_at AS published_at, 0.0 AS score
+                FROM articles AS a WHERE {filters}
+            """
+        else:
+            hits = f"""
+                SELECT a.pk AS pk, a.document AS document, a.id AS id, a.cluster_id AS cluster_id,
+                       a.published_at AS published_at, -{_BM25} AS score
+                FROM articles_fts JOIN articles AS a ON a.pk = articles_fts.rowid
+                WHERE articles_fts MATCH :match AND {filters}
+            """
+            params["match"] = match
+        newest = match is None or query.sort == "newest"
+        order = "published_at DESC NULLS LAST, id" if newest else "score DESC, id"
         if query.collapse:
-            # The best hit of each story (cluster_id), like Elasticsearch's field collapsing.
+            # The best hit of each story (cluster_id), like Elasticsearch's field collapsing; by relevance
+            # the original wins, as its boost makes it win there.
+            best = order if newest else f"id = cluster_id DESC, {order}"
             hits = f"""
                 SELECT * FROM (
-                    SELECT *, ROW_NUMBER() OVER (
-                        PARTITION BY cluster_id ORDER BY id = cluster_id DESC, {order}
-                    ) AS nth
+                    SELECT *, ROW_NUMBER() OVER (PARTITION BY cluster_id ORDER BY {best}) AS nth,
+                              COUNT(*) OVER (PARTITION BY cluster_id) AS copies
                     FROM ({hits})
                 ) WHERE nth = 1
             """
-        sql = f"SELECT document, score FROM ({hits}) ORDER BY {order} LIMIT :limit"
+        else:
+            hits = f"SELECT *, 1 AS copies FROM ({hits})"
+        sql = f"SELECT pk, document, score, copies FROM ({hits}) ORDER BY {order} LIMIT :limit"
         rows = self._conn.execute(sql, {**params, "limit": query.limit}).fetchall()
-        return [(str(document), float(score)) for document, score in rows]
+        return [(int(pk), str(document), float(score), int(copies)) for pk, document, score, copies in rows]
+
+    def _snippets(self, match: str, pks: list[int]) -> dict[int, str]:
+        """A highlighted passage of the text of each hit (only the hits shown: snippet() is not free)."""
+        if not pks:
+            return {}
+        marks = ", ".join("?" for _ in pks)
+        rows = self._conn.execute(
+            f"SELECT rowid, snippet(articles_fts, 1, ?, ?, '…', 30) FROM articles_fts "
+            f"WHERE articles_fts MATCH ? AND rowid IN ({marks})",
+            (HIGHLIGHT_START, HIGHLIGHT_END, match, *pks),
+        ).fetchall()
+        # A match only in the title or summary leaves the text without marks: a lead passage then.
+        return {int(pk): " ".join(str(text).split()) for pk, text in rows if text and HIGHLIGHT_START in text}
+
+    def stats(self, query: SearchQuery, top: int = 10) -> IndexStats:
+        where, params = self._where(query)
+        params["top"] = top
+        with _unavailable_on_sqlite_errors("stats"):
+            documents, duplicates, stories = self._conn.execute(
+                f"""SELECT count(*), count(json_extract(a.document, '$.duplicate_of')), count(DISTINCT a.cluster_id)
+                    FROM articles AS a WHERE {where}""",
+                params,
+            ).fetchone()
+            days = self._conn.execute(
+                f"""SELECT substr(a.published_at, 1, 10) AS day, count(*) FROM articles AS a
+                    WHERE {where} AND a.published_at IS NOT NULL GROUP BY day ORDER BY day""",
+                params,
+            ).fetchall()
+
+            def terms(column: str) -> tuple[tuple[str, int], ...]:
+                rows = self._conn.execute(
+                    f"""SELECT {column} AS term, count(*) AS n FROM articles AS a WHERE {where} AND term IS NOT NULL
+                        GROUP BY term ORDER BY n DESC, term LIMIT :top""",
+                    params,
+                ).fetchall()
+                return tuple((str(term), int(n)) for term, n in rows)
+
+            def each(field: str) -> tuple[tuple[str, int], ...]:
+                rows = self._conn.execute(
+                    f"""SELECT j.value AS term, count(*) AS n
+                        FROM articles AS a, json_each(a.document, '$.{field}') AS j WHERE {where}
+                        GROUP BY term ORDER BY n DESC, term LIMIT :top""",
+                    params,
+                ).fetchall()
+                return tuple((str(term), int(n)) for term, n in rows)
+
+            return IndexStats(
+                documents=int(documents),
+                duplicates=int(duplicates),
+                per_day=_every_day(days),
+                per_source=terms("a.source"),
+                per_language=terms("a.language"),
+                top_entities=each("entities"),
+                top_keywords=each("keywords"),
+                stories=int(stories),
+            )
+
+    def export(self, query: SearchQuery) -> Iterator[Article]:
+        """Every matching document in insertion order, a page at a time (keyset on pk: constant memory)."""
+        where, params = self._where(query)
+        after = 0
+        while True:
+            with _unavailable_on_sqlite_errors("export"):
+                rows = self._conn.execute(
+                    f"SELECT a.pk, a.document FROM articles AS a WHERE {where} AND a.pk > :after "
+                    "ORDER BY a.pk LIMIT :page",
+                    {**params, "after": after, "page": EXPORT_PAGE_SIZE},
+                ).fetchall()
+            if not rows:
+                return
+            for _, document in rows:
+                yield Article.model_validate_json(document)
+            after = int(rows[-1][0])
 
     def get(self, doc_id: str) -> Article | None:
         with _unavailable_on_sqlite_errors("get"):
@@ -285,6 +419,32 @@ class SqliteIndex:
         # The connection belongs to whoever opened it (the dedupe and dead-letter stores share it).
         with _unavailable_on_sqlite_errors("optimize"):
             self._conn.execute("PRAGMA optimize")
+
+
+@dataclass(frozen=True)
+class _SqliteStored(Stored):
+    fetched_at_text: str = ""  # as stored, for the compare-and-set
+
+
+def _leading_snippet(text: str) -> str:
+    """The opening of the text, cut at a word: the snippet when no word of the query is in the text."""
+    flat = " ".join(text.split())
+    if len(flat) <= SNIPPET_CHARS:
+        return flat
+    return flat[:SNIPPET_CHARS].rsplit(" ", 1)[0]
+
+
+def _every_day(days: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """Per-day counts from the first day to the last, empty days included (as date_histogram does)."""
+    if not days:
+        return ()
+    counts = {day: int(n) for day, n in days}
+    first, last = date.fromisoformat(days[0][0]), date.fromisoformat(days[-1][0])
+    span = (last - first).days
+    return tuple(
+        ((first + timedelta(days=n)).isoformat(), counts.get((first + timedelta(days=n)).isoformat(), 0))
+        for n in range(span + 1)
+    )
 
 
 def _article_row(article: Article) -> dict[str, Any]:

@@ -68,11 +68,12 @@ def test_entity_expansion_is_not_performed() -> None:
 @pytest.mark.parametrize(
     ("body", "kind", "reason"),
     [
-        (b"<html><body><p>Welcome</p></body></html>", "rss", "not an RSS or Atom feed"),
+        (b"<html><body><p>Welcome</p></body></html>", "rss", "an HTML page, not a feed"),
+        (b"<?xml version='1.0'?><catalog><book/></catalog>", "rss", "not an RSS or Atom feed"),
         (b"", "rss", "empty response"),
         (b"{not json", "jsonfeed", "not a JSON Feed"),
         (b'{"items": 3}', "jsonfeed", "no 'items' list"),
-        (b"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'/>", "sitemap", "expected <urlset>"),
+        (b"<rss version='2.0'><channel/></rss>", "sitemap", "expected <urlset> or <sitemapindex>"),
     ],
 )
 def test_not_a_feed_is_a_named_error(body: bytes, kind: str, reason: str) -> None:

@@ -12,7 +12,8 @@ import pytest
 from ingest.jobs import ArticleJob, FeedEntry, SourceSnapshot
 from workers.batch import prepare_safely, process_messages, store_prepared
 from workers.errors import IndexUnavailable, TransientError
-from workers.index.sqlite import SqliteDeadLetters, SqliteDedupeStore, SqliteIndex, open_database
+from workers.index.sqlite import SqliteDeadLetters, SqliteIndex, open_database
+from workers.state_sqlite import SqliteStoryState
 
 SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "pages"
 ORIGINAL = SEEDS / "worldwire/2016/08/putin-erdogan-repair-ties.html"
@@ -38,8 +39,8 @@ def _job(url: str, html: str) -> ArticleJob:
     )
 
 
-def _stores(db: sqlite3.Connection) -> tuple[SqliteDedupeStore, SqliteIndex, SqliteDeadLetters]:
-    return SqliteDedupeStore(db), SqliteIndex(db), SqliteDeadLetters(db)
+def _stores(db: sqlite3.Connection) -> tuple[SqliteStoryState, SqliteIndex, SqliteDeadLetters]:
+    return SqliteStoryState(db), SqliteIndex(db), SqliteDeadLetters(db)
 
 
 def test_an_invalid_message_is_dead_lettered_and_the_rest_indexed(db: sqlite3.Connection) -> None:

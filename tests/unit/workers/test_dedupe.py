@@ -147,3 +147,31 @@ def test_canonical_url_with_any_claim_never_raises_and_is_stable(url: str, claim
     canonical, _ = canonical_url(url, claim, source)
 
     assert canonical_url(canonical, None, None)[0] == canonical
+
+
+def test_mobile_host_names_the_desktop_page() -> None:
+    assert canonical_url("https://m.worldwire.example/2016/08/putin-erdogan-repair-ties", None, None)[0] == PAGE
+
+
+def test_amp_host_names_the_desktop_page() -> None:
+    assert canonical_url("https://amp.worldwire.example/2016/08/putin-erdogan-repair-ties", None, None)[0] == PAGE
+
+
+def test_amp_path_segment_names_the_canonical_page() -> None:
+    assert canonical_url(f"{PAGE}/amp", None, None)[0] == PAGE
+
+
+def test_amp_file_suffix_names_the_canonical_page() -> None:
+    assert canonical_url("https://news.example/a/story.amp.html", None, None)[0] == "https://news.example/a/story.html"
+
+
+def test_amp_query_flag_is_dropped_and_other_parameters_kept() -> None:
+    assert canonical_url("https://news.example/story.php?amp=1&sid=7", None, None)[0] == "https://news.example/story.php?sid=7"
+
+
+def test_a_word_that_starts_with_amp_is_not_an_amp_marker() -> None:
+    assert canonical_url("https://news.example/ampere/record", None, None)[0] == "https://news.example/ampere/record"
+
+
+def test_amp_page_claiming_its_canonical_page_gets_its_id() -> None:
+    assert canonical_url(f"{PAGE}?amp", PAGE, None) == (PAGE, None)

@@ -1,4 +1,4 @@
-"""enrich(): language, word count, reading time and keywords of a clean text."""
+"""enrich(): language, word count, reading time, keywords, places and the lead summary of a clean text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.enrich import KEYWORD_COUNT, enrich
+from workers.enrich import KEYWORD_COUNT, enrich, lead_summary
 
 ROOT = Path(__file__).resolve().parents[3]
 TRUTH = (ROOT / "seeds/truth/putin-erdogan.txt").read_text(encoding="utf-8")
@@ -66,5 +66,39 @@ def test_language_without_a_stop_list_still_has_keywords() -> None:
     assert enrich("Tallinn sadam Tallinn sadam Tallinn", None, "zz").keywords == ("Tallinn", "sadam")
 
 
-def test_entities_are_not_computed_yet() -> None:
-    assert enrich(TRUTH, None, "en").entities == ()
+def test_entities_are_the_places_the_text_names() -> None:
+    entities = enrich(TRUTH, None, "en").entities
+
+    assert {"Russia", "Turkey", "Syria", "Moscow"} <= set(entities)
+
+
+def test_country_aliases_are_one_entity() -> None:
+    text = "Officials of the Russian Federation met envoys of Türkiye. Russia and Turkey agreed to meet again."
+
+    assert enrich(text, None, "en").entities == ("Russia", "Turkey")
+
+
+def test_country_names_in_the_text_language_are_recognized() -> None:
+    entities = enrich("Die Türkei und Russland verhandeln in Istanbul über Getreide aus der Ukraine.", None, "de").entities
+
+    assert entities == ("Turkey", "Russia", "Istanbul", "Ukraine")
+
+
+def test_a_lowercase_common_word_is_no_place() -> None:
+    assert enrich("We ate roast turkey and chatted about china plates and a jersey.", None, "en").entities == ()
+
+
+def test_a_foreign_country_name_that_is_an_english_word_is_no_place_in_english() -> None:
+    assert enrich("Island councillors met on Tuesday evening to discuss the ferry.", None, "en").entities == ()
+
+
+def test_lead_summary_is_the_first_whole_sentences() -> None:
+    text = "First sentence here. Second one follows.\n\nAnother paragraph."
+
+    assert lead_summary(text) == "First sentence here. Second one follows."
+
+
+def test_lead_summary_stops_before_the_limit_but_keeps_one_sentence() -> None:
+    text = ("A long first sentence with many words in it. " * 3) + "Last."
+
+    assert lead_summary(text, max_chars=50) == "A long first sentence with many words in it."

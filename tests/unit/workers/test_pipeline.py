@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 
 from ingest.jobs import ArticleJob
 from workers.errors import NotAnArticle, UnsupportedContent
+from workers.index.sqlite import open_database
 from workers.pipeline import Draft, finish, prepare, process
+from workers.state_sqlite import SqliteStoryState
 
 ROOT = Path(__file__).resolve().parents[3]
 PAGES = ROOT / "seeds/pages"
@@ -26,14 +29,12 @@ NOW = datetime(2016, 8, 24, 6, 30, tzinfo=timezone.utc)
 FETCHED = datetime(2016, 8, 10, 12, 0, tzinfo=timezone.utc)
 
 
-class DictDedupe:
-    """DedupeStore test double: the first doc_id to claim a hash holds it."""
-
-    def __init__(self) -> None:
-        self.holders: dict[str, str] = {}
-
-    def claim(self, content_hash: str, doc_id: str) -> str:
-        return self.holders.setdefault(content_hash, doc_id)
+@pytest.fixture
+def state() -> Iterator[SqliteStoryState]:
+    """The embedded StoryState on a fresh in-memory database."""
+    db = open_database(":memory:")
+    yield SqliteStoryState(db)
+    db.close()
 
 
 def make_job(page: str, final_url: str, **overrides: Any) -> ArticleJob:
@@ -97,20 +98,18 @@ def test_syndicated_copy_has_the_same_content_hash_and_its_own_id() -> None:
     assert copy.doc_id != original.doc_id
 
 
-def test_first_copy_is_its_own_cluster_and_the_second_points_to_it() -> None:
-    dedupe = DictDedupe()
-    original = finish(prepare(make_job(WORLDWIRE_PAGE, WORLDWIRE_URL)), dedupe, NOW)
-    copy = finish(prepare(make_job(LEDGER_PAGE, LEDGER_URL)), dedupe, NOW)
+def test_first_copy_is_its_own_cluster_and_the_second_points_to_it(state: SqliteStoryState) -> None:
+    original = finish(prepare(make_job(WORLDWIRE_PAGE, WORLDWIRE_URL)), state, NOW)
+    copy = finish(prepare(make_job(LEDGER_PAGE, LEDGER_URL)), state, NOW)
 
     assert (original.cluster_id, original.duplicate_of) == (original.id, None)
     assert (copy.cluster_id, copy.duplicate_of) == (original.id, original.id)
 
 
-def test_processing_the_same_job_again_is_not_a_duplicate_of_itself() -> None:
-    dedupe = DictDedupe()
+def test_processing_the_same_job_again_is_not_a_duplicate_of_itself(state: SqliteStoryState) -> None:
     job = make_job(WORLDWIRE_PAGE, WORLDWIRE_URL)
 
-    first, again = process(job, dedupe, NOW), process(job, dedupe, NOW)
+    first, again = process(job, state, NOW), process(job, state, NOW)
 
     assert again == first
     assert again.duplicate_of is None
@@ -147,10 +146,10 @@ def test_file_url_page_keeps_its_own_url_as_canonical() -> None:
     assert (fields["canonical_url"], fields["canonical_claim"]) == (page_url, WORLDWIRE_URL)
 
 
-def test_article_carries_the_job_and_page_metadata() -> None:
+def test_article_carries_the_job_and_page_metadata(state: SqliteStoryState) -> None:
     entry = {"link": WORLDWIRE_URL, "published": "2016-08-10T09:15:00+00:00", "categories": ["World"]}
 
-    article = process(make_job(WORLDWIRE_PAGE, WORLDWIRE_URL, entry=entry), DictDedupe(), NOW)
+    article = process(make_job(WORLDWIRE_PAGE, WORLDWIRE_URL, entry=entry), state, NOW)
 
     assert article.canonical_url == WORLDWIRE_URL
     assert article.canonical_claim is None
@@ -165,6 +164,7 @@ def test_article_carries_the_job_and_page_metadata() -> None:
     assert (article.fetched_at, article.first_seen_at, article.updated_at) == (FETCHED, NOW, NOW)
     assert (article.language, article.word_count, article.reading_time_s) == ("en", 424, 111)
     assert "Erdogan" in article.keywords
+    assert {"Russia", "Turkey", "Syria"} <= set(article.entities)
     assert (article.tags, article.categories) == (("world", "wire"), ("World",))
     assert article.site_name == "WorldWire"
     assert article.summary is not None and article.summary.startswith("Russian and Turkish leaders")
@@ -232,3 +232,10 @@ def test_draft_survives_pickling_for_the_process_pool() -> None:
     restored = pickle.loads(pickle.dumps(draft))
 
     assert isinstance(restored, Draft) and restored == draft
+
+
+def test_undecodable_characters_do_not_cut_the_page_short() -> None:
+    clean = prepare(make_job(WORLDWIRE_PAGE, WORLDWIRE_URL)).fields["word_count"]
+    html = (PAGES / WORLDWIRE_PAGE).read_text(encoding="utf-8").replace("Speaking on August 9", "Speaking\udcff on August 9")
+
+    assert prepare(make_job("", WORLDWIRE_URL, html=html)).fields["word_count"] == clean

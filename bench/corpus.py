@@ -1,0 +1,66 @@
+"""Synthetic articles for the index benchmarks: Zipf-distributed words, a few sources, languages, dates.
+
+Deterministic for a seed, so runs compare. Not a test fixture: the words are invented syllables.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from workers.documents import Article, document_id
+
+SYLLABLES = ("ka", "lo", "mi", "ra", "te", "su", "no", "vi", "da", "pe", "lu", "go", "ri", "ban", "tor", "sel")
+SOURCES = ("harbourtimes", "coastwire", "valleypost", "citydesk", "northledger", "islandnews")
+START = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def vocabulary(size: int, rng: random.Random) -> list[str]:
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def articles(count: int, seed: int = 7, words_per_article: int = 250) -> list[Article]:
+    rng = random.Random(seed)
+    vocab = vocabulary(5_000, rng)
+    weights = [1 / rank for rank in range(1, len(vocab) + 1)]  # Zipf, as in real text
+    made = []
+    for n in range(count):
+        text_words = rng.choices(vocab, weights, k=words_per_article)
+        url = f"https://{SOURCES[n % len(SOURCES)]}.example/story/{n}"
+        doc_id = document_id(url)
+        moment = START + timedelta(minutes=n * 3 % (90 * 24 * 60))
+        made.append(
+            Article(
+                id=doc_id,
+                url=url,
+                canonical_url=url,
+                source=SOURCES[n % len(SOURCES)],
+                domain=f"{SOURCES[n % len(SOURCES)]}.example",
+                title=" ".join(rng.choices(vocab, weights, k=7)).capitalize(),
+                text=" ".join(text_words) + ".",
+                published_at=moment,
+                fetched_at=moment,
+                first_seen_at=moment,
+                updated_at=moment,
+                language="en" if n % 5 else "fr",
+                word_count=words_per_article,
+                reading_time_s=words_per_article * 60 // 230,
+                keywords=tuple(rng.sample(vocab[:200], 3)),
+                entities=tuple(rng.sample(vocab[:100], 2)),
+                tags=("bench",),
+                content_hash=f"h{n}",
+                cluster_id=doc_id,
+                extraction_path="bench",
+            )
+        )
+    return made
+
+
+def queries(count: int, seed: int = 11) -> list[str]:
+    """Query texts: one to three words of middling frequency (neither stop-word-like nor unseen)."""
+    rng = random.Random(seed)
+    vocab = vocabulary(5_000, random.Random(7))
+    return [" ".join(rng.sample(vocab[20:800], rng.randint(1, 3))) for _ in range(count)]

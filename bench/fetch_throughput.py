@@ -1,0 +1,210 @@
+"""Fetch throughput, CPU per fetch and peak RSS of the fetching daemon, next to a bare aiohttp loop.
+
+A local aiohttp origin (its own process, so its CPU is not counted) serves realistic feeds and
+the seed article pages. Politeness delays are off. Both sides fetch the same URLs in the same
+run; the figures that matter are the ratios. Then 10,000 sources are configured and polled
+once for peak RSS, and the scheduler's accuracy at 10,000 sources is measured on an injected
+clock (polls take random time; how late is each poll against its interval?).
+
+    .venv/bin/python bench/fetch_throughput.py [--feeds 200] [--pages-per-feed 5] [--sources 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ingest.client import HttpClient  # noqa: E402
+from ingest.daemon import Daemon  # noqa: E402
+from ingest.handoff import DrainReport  # noqa: E402
+from ingest.jobs import ArticleJob  # noqa: E402
+from ingest.logs import configure_logging  # noqa: E402
+from ingest.scheduler import Schedule  # noqa: E402
+from ingest.settings import HttpSettings, PollingSettings, Settings  # noqa: E402
+from ingest.sources import Source  # noqa: E402
+from ingest.state import SqliteFeedState  # noqa: E402
+
+PAGE = (ROOT / "seeds/pages/worldwire/2016/08/putin-erdogan-repair-ties.html").read_bytes()
+CONCURRENCY = 16
+
+
+def _feed(n: int, pages: int, base: str) -> bytes:
+    items = "".join(
+        f"<item><title>Story {n}-{k}: council approves the tram line</title><link>{base}/page/{n}/{k}.html</link>"
+        f"<guid>{n}-{k}</guid><pubDate>Wed, 10 Aug 2016 09:15:00 GMT</pubDate>"
+        f"<description>The council voted on the new line after three sessions of debate.</description>"
+        f"<category>Local</category></item>"
+        for k in range(pages)
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>Feed {n}</title>{items}</channel></rss>".encode()
+
+
+def _serve(port_out: multiprocessing.connection.Connection, pages: int) -> None:
+    async def feed(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        base = f"http://{request.host}"
+        return web.Response(body=_feed(n, pages, base), content_type="application/rss+xml")
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/feed/{n}.xml", feed)
+        app.router.add_get("/page/{n}/{k}.html", page)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port_out.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.jobs = 0
+
+    async def submit(self, jobs: Sequence[ArticleJob]) -> None:
+        self.jobs += len(jobs)
+
+    async def wait_ready(self) -> None:
+        return None
+
+    async def drain(self, timeout_s: float) -> DrainReport:
+        return DrainReport(0, 0, 0, 0)
+
+    async def close(self) -> None:
+        return None
+
+
+def _settings() -> Settings:
+    return Settings(
+        poll_concurrency=CONCURRENCY,
+        fetch_concurrency=CONCURRENCY,
+        http=HttpSettings(concurrency=CONCURRENCY, per_host_concurrency=CONCURRENCY),
+        polling=PollingSettings(host_delay_s=0),
+    )
+
+
+def _sources(port: int, count: int) -> list[Source]:
+    allow = [f"127.0.0.0/8:{port}"]
+    return [
+        Source.model_validate({"name": f"s{n}", "url": f"http://127.0.0.1:{port}/feed/{n}.xml", "allow_hosts": allow})
+        for n in range(count)
+    ]
+
+
+async def _daemon_round(sources: list[Source], state: SqliteFeedState) -> tuple[float, float, int]:
+    recorder = Recorder()
+    async with HttpClient(_settings().http) as client:
+        wall, cpu = time.perf_counter(), time.process_time()
+        await Daemon(_settings(), sources, client, state, recorder).run_once()
+        return time.perf_counter() - wall, time.process_time() - cpu, recorder.jobs
+
+
+async def _bare(urls: list[str]) -> tuple[float, float]:
+    slots = asyncio.Semaphore(CONCURRENCY)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+
+        async def one(url: str) -> None:
+            async with slots, session.get(url) as resp:
+                await resp.read()
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(one(u) for u in urls))
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _scheduler_accuracy(sources: int, interval_s: float, rounds: int) -> tuple[float, float]:
+    """Share of polls that start within ±10% of their interval after the previous one, and the
+    worst lateness, on an injected clock with polls of random length and a bounded worker pool."""
+    rng = random.Random(1)
+    schedule = Schedule({f"s{i}": interval_s for i in range(sources)}, now=0.0, rng=rng)
+    last: dict[str, float] = {}
+    gaps: list[float] = []
+    now, end = 0.0, interval_s * rounds
+    busy_until: list[float] = [0.0] * 256  # workers
+    while now < end:
+        for name in schedule.due(now):
+            worker = min(range(len(busy_until)), key=busy_until.__getitem__)
+            start = max(now, busy_until[worker])
+            busy_until[worker] = start + rng.uniform(0.01, 0.5)
+            if name in last:
+                gaps.append(start - last[name])
+            last[name] = start
+            schedule.reschedule(name, busy_until[worker])
+        wait = schedule.seconds_until_next(now)
+        now += max(wait or 1.0, 0.01)
+    within = sum(1 for g in gaps if abs(g - interval_s) <= 0.1 * interval_s + 0.5) / len(gaps)
+    return within, max(g - interval_s for g in gaps)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--pages-per-feed", type=int, default=5)
+    parser.add_argument("--sources", type=int, default=10_000)
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    receive, send = multiprocessing.Pipe(duplex=False)
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(send, args.pages_per_feed), daemon=True)
+    server.start()
+    port = receive.recv()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            owner = ThreadPoolExecutor(1)
+            state = SqliteFeedState(Path(tmp) / "state.sqlite3", owner)
+            sources = _sources(port, args.feeds)
+            first_wall, first_cpu, articles = await _daemon_round(sources, state)
+            polls_wall, polls_cpu, _ = await _daemon_round(sources, state)  # unchanged feeds: polls only
+            await state.close()
+            feed_urls = [s.url for s in sources]
+            page_urls = [f"http://127.0.0.1:{port}/page/{n}/{k}.html" for n in range(args.feeds) for k in range(args.pages_per_feed)]
+            bare_feed_wall, bare_feed_cpu = await _bare(feed_urls)
+            bare_page_wall, bare_page_cpu = await _bare(page_urls)
+            # The daemon's first round fetched feeds and pages: pages alone ~ first round minus a poll round.
+            page_wall = max(first_wall - polls_wall, 1e-9)
+            page_cpu = max(first_cpu - polls_cpu, 1e-9)
+            daemon_polls_s, bare_polls_s = args.feeds / polls_wall, args.feeds / bare_feed_wall
+            daemon_pages_s, bare_pages_s = articles / page_wall, len(page_urls) / bare_page_wall
+            print(f"feeds={args.feeds} pages={articles} concurrency={CONCURRENCY} (politeness delays off)")
+            print(f"{'':24}{'daemon':>12}{'bare loop':>12}{'ratio':>8}")
+            print(f"{'feed polls/s':24}{daemon_polls_s:12.0f}{bare_polls_s:12.0f}{daemon_polls_s / bare_polls_s:8.2f}")
+            print(f"{'article fetches/s':24}{daemon_pages_s:12.0f}{bare_pages_s:12.0f}{daemon_pages_s / bare_pages_s:8.2f}")
+            print(f"{'CPU ms per feed poll':24}{polls_cpu / args.feeds * 1000:12.2f}{bare_feed_cpu / args.feeds * 1000:12.2f}")
+            print(f"{'CPU ms per article':24}{page_cpu / max(articles, 1) * 1000:12.2f}{bare_page_cpu / len(page_urls) * 1000:12.2f}")
+
+            owner = ThreadPoolExecutor(1)
+            state = SqliteFeedState(Path(tmp) / "many.sqlite3", owner)
+            many = _sources(port, args.sources)
+            wall, _cpu, _ = await _daemon_round(many, state)  # every source polled once, pages fetched
+            await state.close()
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{args.sources} sources polled once in {wall:.1f}s; peak RSS of the daemon process {peak_mb:.0f} MB (target < 300; {rss_at_start:.0f} MB after imports)")
+    finally:
+        server.kill()
+    within, worst = _scheduler_accuracy(args.sources, interval_s=300, rounds=4)
+    print(f"scheduler, {args.sources} sources every 300s, injected clock: {within:.1%} of polls within ±10% "
+          f"of the interval (worst {worst:+.1f}s)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,148 @@
+"""`newsingest sources status` and `sources check --discover`: what each source did last, and
+what feed discovery finds for `site` sources. Reads state; never changes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ingest.client import HttpClient
+from ingest.discovery import discover_feeds
+from ingest.errors import FetchError, SourcesFileError
+from ingest.poll import request_policy
+from ingest.settings import Settings
+from ingest.sources import Source, SourcesFile, load_sources
+from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def register(commands: Any, sources_commands: Any) -> None:
+    status = sources_commands.add_parser("status", help="per source: last success, last error, items, next poll")
+    status.add_argument("path", nargs="?", type=Path, help="sources file (default: NEWSINGEST_SOURCES)")
+    status.add_argument("--json", action="store_true", help="one JSON object per source and line")
+    status.set_defaults(command=_status)
+    # `sources check --discover`: the check as before, then what discovery finds for site sources.
+    check = sources_commands.choices.get("check")
+    if check is not None:
+        check.add_argument("--discover", action="store_true", help="fetch site sources' home pages and list their feeds")
+        check.set_defaults(command=_with_discovery(check.get_default("command")))
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.path or settings.sources
+    try:
+        sources = load_sources(path)
+    except SourcesFileError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    records = asyncio.run(_records(settings, sources))
+    now = time.time()
+    for source in sources.sources:
+        record = records.get(source.name, FeedRecord())
+        if args.json:
+            print(json.dumps({"source": source.name, "enabled": source.enabled, **asdict(record)}))
+        else:
+            print(_status_text(source, record, now))
+    return EXIT_OK
+
+
+async def _records(settings: Settings, sources: SourcesFile) -> dict[str, FeedRecord]:
+    names = [s.name for s in sources.sources]
+    if settings.redis_url:
+        state: FeedState = RedisFeedState(settings.redis_url, settings.key_prefix)
+    elif settings.sqlite_path.exists():
+        owner = ThreadPoolExecutor(1, thread_name_prefix="sqlite-owner")
+        state = SqliteFeedState(settings.sqlite_path, owner)
+    else:
+        return {}  # never run here: nothing polled yet
+    try:
+        return await state.load_many(names)
+    finally:
+        await state.close()
+
+
+def _status_text(source: Source, record: FeedRecord, now: float) -> str:
+    state = "enabled " if source.enabled else "disabled"
+    lines = [f"{source.name}  ({state}, {source.kind})  {source.url}"]
+    if record.last_poll_at is None:
+        lines.append("    never polled")
+    else:
+        lines.append(
+            f"    last success {_ago(record.last_success_at, now)} · items found {record.items_found}"
+            f" · new in all {record.items_new_total} · last status {record.last_status or '-'}"
+        )
+        lines.append(
+            f"    next poll {_until(record.next_poll_at, now)} · interval {_duration(record.interval_s)}"
+            f" · failures in a row {record.failures}"
+        )
+        if record.last_error:
+            lines.append(f"    last error {_ago(record.last_error_at, now)}: {record.last_error_type}: {record.last_error}")
+    if record.discovered:
+        lines.append(f"    feeds discovered {_ago(record.discovered_at, now)} (polling {record.feed_url}):")
+        lines.extend(f"      {feed}" for feed in record.discovered)
+    return "\n".join(lines)
+
+
+def _with_discovery(check: Command) -> Command:
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        code = check(settings, args)
+        if code != EXIT_OK or not args.discover:
+            return code
+        sources = load_sources(args.path or settings.sources)
+        return asyncio.run(_discover_all(settings, [s for s in sources.sources if s.kind == "site"]))
+
+    return run
+
+
+async def _discover_all(settings: Settings, sites: list[Source]) -> int:
+    if not sites:
+        print("no site sources: nothing to discover")
+        return EXIT_OK
+    code = EXIT_OK
+    async with HttpClient(settings.http) as client:
+        for source in sites:
+            try:
+                found = await discover_feeds(client.get, source.url, request_policy(source))
+            except FetchError as exc:
+                print(f"{source.name}: home page unreadable: {exc}")
+                code = EXIT_FAILED
+                continue
+            if not found:
+                print(f"{source.name}: no feed found (no <link rel=alternate> feed, none at the well-known paths)")
+                code = EXIT_FAILED
+            for feed in found:
+                print(f"{source.name}: {feed.url}  ({feed.kind}, found by {feed.found_by})")
+    return code
+
+
+def _ago(moment: float | None, now: float) -> str:
+    return "never" if moment is None else f"{_duration(now - moment)} ago"
+
+
+def _until(moment: float | None, now: float) -> str:
+    if moment is None:
+        return "at start"
+    return f"in {_duration(moment - now)}" if moment > now else "due now"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    total = int(max(seconds, 0))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts[:2]) or "0s"
