@@ -11,7 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -520,30 +520,16 @@ class ElasticIndex:
 
     def export(self, query: SearchQuery) -> Iterator[Article]:
         """Every matching document, page by page over a point in time (a consistent view, constant memory)."""
-        with _reading(self.alias, "open point in time"):
-            pit = self._client.open_point_in_time(index=self.alias, keep_alive=EXPORT_KEEP_ALIVE)["id"]
-        try:
-            search_after: list[Any] | None = None
-            while True:
-                with _reading(self.alias, "export"):
-                    response = self._client.search(
-                        pit={"id": pit, "keep_alive": EXPORT_KEEP_ALIVE},
-                        query=filtered_query(query),
-                        sort=["_shard_doc"],  # the cheapest total order for a point in time
-                        size=EXPORT_PAGE_SIZE,
-                        search_after=search_after,
-                        track_total_hits=False,
-                    )
-                hits = response["hits"]["hits"]
-                if not hits:
-                    return
-                pit = response.get("pit_id", pit)
-                for hit in hits:
-                    yield Article.model_validate(hit["_source"])
-                search_after = hits[-1]["sort"]
-        finally:
-            with suppress(ApiError, TransportError):  # it expires by itself anyway
-                self._client.close_point_in_time(id=pit)
+        pages = point_in_time_pages(
+            self._client,
+            self.alias,
+            EXPORT_PAGE_SIZE,
+            query=filtered_query(query),
+            guard=lambda action, alias: _reading(alias, action),
+        )
+        for page in pages:
+            for hit in page:
+                yield Article.model_validate(hit["_source"])
 
     def get(self, doc_id: str) -> Article | None:
         with _reading(self.alias, "get"):
@@ -642,3 +628,41 @@ class ElasticDeadLetters:
             except NotFoundError:  # nothing was ever dead-lettered
                 return []
         return [DeadLetter.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
+
+
+def point_in_time_pages(
+    client: Elasticsearch,
+    index: str,
+    page_size: int,
+    *,
+    query: dict[str, Any] | None = None,
+    keep_alive: str = EXPORT_KEEP_ALIVE,
+    guard: Callable[[str, str], AbstractContextManager[None]] = _unavailable_on_errors,
+) -> Iterator[list[dict[str, Any]]]:
+    """The hits of `index` as they were when reading began (a point in time), a page at a time.
+
+    `guard(action, index)` translates the client's errors; export and migration differ there.
+    """
+    with guard("open point in time", index):
+        pit = client.open_point_in_time(index=index, keep_alive=keep_alive)["id"]
+    try:
+        search_after: list[Any] | None = None
+        while True:
+            with guard("read page", index):
+                response = client.search(
+                    pit={"id": pit, "keep_alive": keep_alive},
+                    query=query or {"match_all": {}},
+                    sort=["_shard_doc"],  # the cheapest total order for a point in time
+                    size=page_size,
+                    search_after=search_after,
+                    track_total_hits=False,
+                )
+            hits: list[dict[str, Any]] = response["hits"]["hits"]
+            if not hits:
+                return
+            pit = response.get("pit_id", pit)
+            yield hits
+            search_after = hits[-1]["sort"]
+    finally:
+        with suppress(ApiError, TransportError):  # it expires by itself anyway
+            client.close_point_in_time(id=pit)

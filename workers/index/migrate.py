@@ -15,17 +15,21 @@ Never deletes the old index unless asked; never runs painless, _reindex or _upda
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, Elasticsearch
 
 from ingest.logs import get_logger
 from workers.errors import IndexUnavailable, TransientError
-from workers.index.elastic import ElasticIndex, RetryPolicy, _unavailable_on_errors
+from workers.index.elastic import (
+    ElasticIndex,
+    RetryPolicy,
+    _unavailable_on_errors,
+    point_in_time_pages,
+)
 from workers.index.mapping import MAPPING_VERSION, article_mappings, index_name
 
 log = get_logger(__name__)
@@ -133,36 +137,10 @@ def _copy(
     client: Elasticsearch, source: str, target: str, page_size: int, after_page: Callable[[int], None]
 ) -> CopyReport:
     report = CopyReport()
-    for number, page in enumerate(_pages(client, source, page_size), 1):
+    for number, page in enumerate(point_in_time_pages(client, source, page_size, keep_alive=KEEP_ALIVE), 1):
         _write_page(client, target, page, report)
         after_page(number)
     return report
-
-
-def _pages(client: Elasticsearch, index: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
-    """The documents of `index` as they were when the copy began (a point in time), a page at a time."""
-    with _unavailable_on_errors("open point in time", index):
-        pit = client.open_point_in_time(index=index, keep_alive=KEEP_ALIVE)["id"]
-    try:
-        search_after: list[Any] | None = None
-        while True:
-            with _unavailable_on_errors("read page", index):
-                response = client.search(
-                    pit={"id": pit, "keep_alive": KEEP_ALIVE},
-                    sort=["_shard_doc"],
-                    size=page_size,
-                    search_after=search_after,
-                    track_total_hits=False,
-                )
-            hits = response["hits"]["hits"]
-            if not hits:
-                return
-            pit = response.get("pit_id", pit)
-            yield hits
-            search_after = hits[-1]["sort"]
-    finally:
-        with suppress(ApiError, TransportError):
-            client.close_point_in_time(id=pit)
 
 
 def _revision(source: dict[str, Any]) -> tuple[datetime, int]:
