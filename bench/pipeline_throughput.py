@@ -1,7 +1,8 @@
 """Throughput, CPU per article and peak RSS of the whole worker pipeline, next to plain trafilatura.
 
 On the fixture corpus (tests/fixtures/corpus, 48 pages in 7 languages) by default. Three workloads, each
-in a fresh child process so its peak RSS is its own, each measured in the same run:
+in a fresh child process so its peak RSS is its own, all measured in the same run, taking turns round by
+round (so the machine's load hits them alike); the ratio is the median of the per-round ratios:
 
 * trafilatura.extract (base): the baseline the target is stated against;
 * pipeline.prepare: the CPU stages (extract, clean, canonical URL, enrich, MinHash signature);
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,19 +90,17 @@ def _workload(name: str, pages: list[tuple[str, str]]) -> Callable[[], None]:
     return prepare_all if name == WORKLOADS[1] else whole
 
 
-def _measure(name: str, pages_dir: Path | None, rounds: int) -> Figures:
-    """Runs in a child process: warm up (imports, models), then `rounds` timed passes over the pages."""
+def _serve(name: str, pages_dir: Path | None, conn: Connection) -> None:
+    """A child process: load and warm up one workload, then time one pass over the pages per request."""
     pages = _corpus_pages(pages_dir)
     work = _workload(name, pages)
     work()  # warm-up: model loading and imports are not per-article costs
-    wall, cpu = [], []
-    for _ in range(rounds):
+    conn.send(len(pages))
+    while conn.recv() == "round":
         wall_start, cpu_start = time.perf_counter(), time.process_time()
         work()
-        wall.append(time.perf_counter() - wall_start)
-        cpu.append(time.process_time() - cpu_start)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    return Figures(len(pages) / statistics.median(wall), statistics.median(cpu) * 1000 / len(pages), peak_mib)
+        conn.send((time.perf_counter() - wall_start, time.process_time() - cpu_start))
+    conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # peak RSS; Linux reports KiB
 
 
 def main() -> None:
@@ -110,17 +110,41 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{len(_corpus_pages(args.pages))} pages from {args.pages or 'the corpus'}, {args.rounds} rounds each",
           file=sys.stderr)
-    figures: dict[str, Figures] = {}
-    # spawn: every workload starts from an empty process, so peak RSS is its own.
-    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
-        for name in WORKLOADS:
-            figures[name] = pool.apply(_measure, (name, args.pages, args.rounds))
-            print(f"  {name}: done", file=sys.stderr)
-    base = figures[WORKLOADS[0]]
+    # spawn: every workload starts from an empty process, so peak RSS is its own. The workloads take
+    # turns, one round each, so a busy moment on the machine slows all of them alike instead of one.
+    context = multiprocessing.get_context("spawn")
+    conns, children = {}, []
+    for name in WORKLOADS:
+        parent_end, child_end = context.Pipe()
+        child = context.Process(target=_serve, args=(name, args.pages, child_end), daemon=True)
+        child.start()
+        conns[name] = parent_end
+        children.append(child)
+    sizes = {name: conn.recv() for name, conn in conns.items()}
+    wall: dict[str, list[float]] = {name: [] for name in WORKLOADS}
+    cpu: dict[str, list[float]] = {name: [] for name in WORKLOADS}
+    for _ in range(args.rounds):
+        for name, conn in conns.items():
+            conn.send("round")
+            round_wall, round_cpu = conn.recv()
+            wall[name].append(round_wall)
+            cpu[name].append(round_cpu)
+    peaks = {}
+    for name, conn in conns.items():
+        conn.send("stop")
+        peaks[name] = conn.recv()
+    for child in children:
+        child.join()
+    base = WORKLOADS[0]
     print(f"{'':28}{'articles/s/core':>16}{'CPU ms/article':>16}{'peak RSS MiB':>14}{'CPU vs base':>13}")
-    for name, f in figures.items():
-        ratio = f.cpu_ms_per_article / base.cpu_ms_per_article
-        print(f"{name:28}{f.articles_per_s:16.1f}{f.cpu_ms_per_article:16.2f}{f.peak_rss_mib:14.0f}{ratio:12.2f}x")
+    for name in WORKLOADS:
+        figures = Figures(
+            sizes[name] / statistics.median(wall[name]), statistics.median(cpu[name]) * 1000 / sizes[name], peaks[name]
+        )
+        # The median of the per-round ratios: each round's two passes ran back to back.
+        ratio = statistics.median(mine / theirs for mine, theirs in zip(cpu[name], cpu[base], strict=True))
+        print(f"{name:28}{figures.articles_per_s:16.1f}{figures.cpu_ms_per_article:16.2f}"
+              f"{figures.peak_rss_mib:14.0f}{ratio:12.2f}x")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from ingest.handoff import CeleryHandoff, Handoff, LocalHandoff
 from ingest.logs import configure_logging, get_logger
 from ingest.settings import Settings, load_settings
 from ingest.sources import SourcesFile, load_sources
-from ingest.state import FeedState, RedisFeedState, SqliteFeedState
+from ingest.state import FeedState, RedisFeedState, SeenLimits, SqliteFeedState
 from workers import cli_extract
 from workers.errors import IndexUnavailable
 
@@ -161,7 +161,7 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
             settings.queue_high_water,
             settings.queue_low_water,
         )
-        yield RedisFeedState(settings.redis_url, settings.key_prefix), handoff
+        yield RedisFeedState(settings.redis_url, settings.key_prefix, SeenLimits.from_settings(settings.polling)), handoff
         return
     from workers.batch import store_prepared
     from workers.index.sqlite import SqliteDeadLetters, SqliteIndex, open_database
@@ -177,7 +177,7 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         state = owner.submit(SqliteStoryState, db, settings.dedupe).result()
         store = partial(store_prepared, dedupe=state, index=index, dead_letters=SqliteDeadLetters(db))
         handoff = LocalHandoff(prepare, store, settings.processing_workers, owner)
-        yield SqliteFeedState(settings.sqlite_path, owner), handoff
+        yield SqliteFeedState(settings.sqlite_path, owner, SeenLimits.from_settings(settings.polling)), handoff
         owner.submit(db.close).result()
     finally:
         owner.shutdown(wait=True)

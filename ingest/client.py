@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import functools
 import ipaddress
 import mimetypes
 import re
@@ -37,6 +38,7 @@ from ingest.errors import (
     FetchTimeout,
     OversizedResponse,
     RedirectError,
+    TruncatedResponse,
     UnsupportedContentType,
 )
 from ingest.settings import HttpSettings
@@ -68,7 +70,9 @@ class AllowList:
     networks: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None], ...] = ()
 
     @classmethod
+    @functools.lru_cache(maxsize=4096)
     def parse(cls, entries: frozenset[str] | tuple[str, ...]) -> AllowList:
+        # Cached: every request of a source parses the same entries (a regex and ip_network each).
         pairs: set[str] = set()
         networks = []
         for entry in entries:
@@ -168,8 +172,10 @@ class HttpClient:
                 socket_factory=_guarded_socket,
                 resolver=self._resolver,
             )
+            # No `total` here: get() bounds the whole request, redirects included, with one
+            # asyncio.timeout; a second per-hop timer would only cost a timer per request.
             timeout = aiohttp.ClientTimeout(
-                total=self._settings.timeout_s,
+                total=None,
                 connect=self._settings.connect_timeout_s,
                 sock_read=self._settings.timeout_s,
             )
@@ -234,6 +240,9 @@ class HttpClient:
                     )
             except BlockedAddressOSError as exc:
                 raise BlockedAddress(current, str(exc), policy.source) from exc
+            except aiohttp.ClientPayloadError as exc:
+                # A half body is not a page: never hand it on as if it were the whole one.
+                raise TruncatedResponse(current, f"response body incomplete ({exc})", policy.source) from exc
             except aiohttp.ClientError as exc:
                 blocked = _blocked_cause(exc)
                 if blocked is not None:
@@ -297,24 +306,38 @@ def _check_literal_host(url: str, policy: RequestPolicy) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    refusal = _literal_host_refusal(host, port, _allowed_hosts.get())
+    if refusal is not None:
+        raise BlockedAddress(url, refusal, policy.source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_host_refusal(host: str, port: int, allow: AllowList) -> str | None:
+    """Why a URL naming this host may not be fetched under `allow`, or None. Cached: the answer
+    depends only on its arguments, and a poller asks it for the same few hosts all day."""
+    if host == "localhost":
+        return None if _address_allowed("127.0.0.1", port, "localhost", allow) else "localhost is not allowed for this source"
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if host == "localhost" and not _is_allowed("127.0.0.1", port, "localhost"):
-            raise BlockedAddress(url, "localhost is not allowed for this source", policy.source) from None
-        return
-    if not _is_allowed(host, port, host):
-        raise BlockedAddress(url, f"address {host}:{port} is not public and not allowed", policy.source)
+        return None  # a name: checked on the address it resolves to, when the socket is made
+    if _address_allowed(host, port, host, allow):
+        return None
+    return f"address {host}:{port} is not public and not allowed"
 
 
 def _is_allowed(host: str, port: int, name: str | None = None) -> bool:
     """May the current request connect to host:port? `name` is the URL's host name, for named opt-ins."""
+    return _address_allowed(host, port, name, _allowed_hosts.get())
+
+
+def _address_allowed(host: str, port: int, name: str | None, allow: AllowList) -> bool:
     ip = ipaddress.ip_address(host.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
     if ip.is_global:
         return True
-    return _allowed_hosts.get().allows(ip, port, name)
+    return allow.allows(ip, port, name)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int, source: str | None) -> bytes:
@@ -322,6 +345,10 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int, source: str
     declared = resp.content_length
     if declared is not None and declared > max_bytes and "Content-Encoding" not in resp.headers:
         raise OversizedResponse(str(resp.url), f"response of {declared} bytes exceeds {max_bytes}", source)
+    if declared is not None and "Content-Encoding" not in resp.headers:
+        # A plain body of a declared length within the cap: the parser stops at that length,
+        # so one read() is bounded too, and cheaper than iterating chunks.
+        return await resp.read()
     chunks: list[bytes] = []
     total = 0
     async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):

@@ -34,6 +34,7 @@ from ingest.scheduler import Schedule, adapt_interval, cache_floor_s, next_delay
 from ingest.settings import Settings
 from ingest.sources import Source, SourcesFile
 from ingest.state import FeedRecord, FeedState
+from ingest.writeback import WriteBehindState
 
 log = get_logger(__name__)
 
@@ -84,7 +85,9 @@ class Daemon:
     ) -> None:
         self._settings = settings
         self._sources = {s.name: s for s in sources if s.enabled}
-        self._client, self._state, self._handoff = client, state, handoff
+        self._client, self._handoff = client, handoff
+        # Records are read from memory and written back in batches (ingest/writeback.py).
+        self._state = WriteBehindState(state, settings.polling.state_flush_s)
         self._sources_path = sources_path
         self._clock = clock
         self._rng = random.Random()
@@ -113,6 +116,7 @@ class Daemon:
     async def run_once(self) -> RunReport:
         """Poll every enabled source once and wait until what was fetched is processed."""
         async with self._workers():
+            await self._state.load_many(list(self._sources))  # one round trip, not one per source
             reports = await asyncio.gather(*(self._dispatch(s) for s in list(self._sources.values())))
         drain = await self._handoff.drain(self._settings.once_timeout_s)
         return RunReport(list(reports), drain)
@@ -252,14 +256,14 @@ class Daemon:
         structlog.contextvars.bind_contextvars(source=source.name)
         record: FeedRecord | None = None
         try:
-            if result is not None:
+            if result is not None and result.new_entries:
                 record = await self._fetch_and_hand_off(source, result, report)
         except Exception as exc:  # the edge of one source's unit of work
             _failed(report, exc)
             log.exception("poll_crashed", error_type=type(exc).__name__, url=source.url)
         finally:
             try:
-                await asyncio.shield(self._save_outcome(source, report, result, record))
+                await self._save_outcome(source, report, result, record)
             finally:
                 log.info(
                     "poll_finished",
@@ -308,9 +312,14 @@ class Daemon:
         self, source: Source, report: SourceReport, result: PollResult | None, record: FeedRecord | None
     ) -> None:
         """Reschedule the source and save what `sources status` shows."""
-        now = self._clock()
+        if record is None and result is not None and report.ok:
+            record = result.record
         if record is None:
-            record = result.record if result is not None and report.ok else await self._state.load(source.name)
+            record = self._state.cached(source.name)
+        if record is None:  # not read yet (a poll that failed before loading it)
+            record = await asyncio.shield(self._state.load(source.name))
+        # From here on nothing waits: the outcome is recorded even if the poll is being cancelled.
+        now = self._clock()
         current = self._sources.get(source.name, source)  # a hot reload may have changed it
         interval = _clamp(record.interval_s or current.poll_interval_s, current)
         if report.ok:
@@ -342,7 +351,7 @@ class Daemon:
                 updates["last_change_at"] = now
         else:
             updates.update(last_error=report.error, last_error_type=report.error_type, last_error_at=now)
-        await self._state.save(source.name, replace(record, **updates))  # type: ignore[arg-type]
+        self._state.remember(source.name, replace(record, **updates))  # type: ignore[arg-type]
 
     async def _page_worker(self) -> None:
         while True:
@@ -385,14 +394,18 @@ class _WorkerPools:
         d._pages = asyncio.Queue()
         await self._group.__aenter__()
         d._group = self._group
-        self._workers = [self._group.create_task(d._poll_worker()) for _ in range(settings.poll_concurrency)]
+        self._workers = [self._group.create_task(d._state.run_flusher())]
+        self._workers += [self._group.create_task(d._poll_worker()) for _ in range(settings.poll_concurrency)]
         self._workers += [self._group.create_task(d._page_worker()) for _ in range(settings.fetch_concurrency)]
         return self._group
 
     async def __aexit__(self, *exc_info: object) -> None:
         for task in [*self._workers, *self._daemon._background]:
             task.cancel()
-        await self._group.__aexit__(None, None, None)
+        try:
+            await self._group.__aexit__(None, None, None)
+        finally:
+            await self._daemon._state.flush()  # what the last polls recorded
 
 
 def _paced_host(url: str) -> str | None:

@@ -54,6 +54,10 @@ class BlockedAddress(FetchError):
     pass
 
 
+class TruncatedResponse(FetchError):
+    """The connection closed before the body was complete (fewer bytes than Content-Length)."""
+
+
 class RedirectError(FetchError):
     """Too many redirects, or a redirect back to a URL already visited."""
 

@@ -6,11 +6,12 @@ correct text whatever the page's encoding; only HTML-ish content types are accep
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from ingest.charsets import decode_body
 from ingest.client import PAGE_TYPES
-from ingest.jobs import ArticleJob, DiscoveredVia, FeedEntry, ResponseHeaders
+from ingest.jobs import ArticleJob, DiscoveredVia, FeedEntry, ResponseHeaders, SourceSnapshot
 from ingest.poll import Fetcher, request_policy
 from ingest.sources import Source
 
@@ -32,7 +33,13 @@ async def fetch_page(
         ),
         charset=decoded.charset,
         html=decoded.text,
-        source=source.snapshot(),
+        source=_snapshot(source),
         entry=entry,
         discovered_via=discovered_via,
     )
+
+
+@functools.lru_cache(maxsize=16_384)
+def _snapshot(source: Source) -> SourceSnapshot:
+    # One validated snapshot per source, not one per page (a Source is frozen and hashable).
+    return source.snapshot()

@@ -10,6 +10,7 @@ with robots.txt and feeds Crawl-delay and Retry-After back into the pacer.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ingest.robots import RobotsCache
 DEFAULT_RETRY_AFTER_S = 60.0  # a 429/503 without Retry-After still slows the host down
 
 
+@functools.lru_cache(maxsize=16_384)
 def host_key(url: str) -> str:
     """What politeness is counted per: scheme, host and port of a URL."""
     parts = urlsplit(url)

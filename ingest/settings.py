@@ -58,6 +58,9 @@ class PollingSettings(BaseModel):
     )
     discovery_refresh_s: int = Field(24 * 3600, ge=600, description="a site source re-discovers its feeds this often")
     reload_check_s: float = Field(1.0, gt=0, description="how often the sources file is checked for edits")
+    state_flush_s: float = Field(
+        0.5, gt=0, le=60, description="source records are written back this often (a crash re-polls what was not)"
+    )
 
 
 class CelerySettings(BaseModel):

@@ -11,12 +11,14 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+
+from ingest.settings import PollingSettings
 
 @dataclass(frozen=True)
 class FeedRecord:
@@ -44,18 +46,41 @@ class FeedRecord:
     discovered_at: float | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # vars(), not asdict(): the fields are flat values, and asdict deep-copies each one.
+        return _ENCODE(vars(self))
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> FeedRecord:
         if not text:
             return cls()
         raw = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in raw.items() if k in known}  # a newer daemon may have written more
+        values = {k: v for k, v in raw.items() if k in _FIELDS}  # a newer daemon may have written more
         if "discovered" in values:
             values["discovered"] = tuple(values["discovered"] or ())
         return cls(**values)
+
+    @classmethod
+    def from_foundation(cls, values: dict[str, Any]) -> FeedRecord:
+        """A record of the foundation's state (SQLite `feed_state` row, Redis `feed:{name}` hash,
+        where None was stored as ""): its validators, body hash, last full fetch and failures."""
+
+        def text(name: str) -> str | None:
+            value = values.get(name)
+            return str(value) if value not in (None, "") else None
+
+        fetched = text("last_full_fetch_at")
+        failures = text("failures")
+        return cls(
+            etag=text("etag"),
+            last_modified=text("last_modified"),
+            body_hash=text("body_hash"),
+            last_full_fetch_at=float(fetched) if fetched else None,
+            failures=int(float(failures)) if failures else 0,
+        )
+
+
+_FIELDS = frozenset(f.name for f in fields(FeedRecord))
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class FeedState(Protocol):
@@ -64,6 +89,9 @@ class FeedState(Protocol):
     async def load_many(self, sources: Sequence[str]) -> dict[str, FeedRecord]: ...
 
     async def save(self, source: str, record: FeedRecord) -> None: ...
+
+    async def save_many(self, records: dict[str, FeedRecord]) -> None:
+        """Save several sources' records in one round trip (one transaction in SQLite)."""
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
         """The keys never marked seen for this source, in their given order. Keys already seen are
@@ -83,6 +111,10 @@ class SeenLimits:
     max_age_s: float = 90 * 24 * 3600
     max_per_source: int = 20_000
 
+    @classmethod
+    def from_settings(cls, polling: PollingSettings) -> SeenLimits:
+        return cls(max_age_s=polling.seen_max_age_s, max_per_source=polling.seen_max_per_source)
+
 
 class RedisFeedState:
     def __init__(self, url: str, key_prefix: str, limits: SeenLimits = SeenLimits()) -> None:
@@ -94,18 +126,43 @@ class RedisFeedState:
         return f"{self._prefix}{kind}:{source}"
 
     async def load(self, source: str) -> FeedRecord:
-        return FeedRecord.from_json(await self._redis.get(self._key("source", source)))
+        return (await self.load_many([source]))[source]
 
     async def load_many(self, sources: Sequence[str]) -> dict[str, FeedRecord]:
         out: dict[str, FeedRecord] = {}
         for start in range(0, len(sources), 1000):
             chunk = list(sources[start : start + 1000])
             values = await self._redis.mget([self._key("source", s) for s in chunk])
-            out.update({s: FeedRecord.from_json(v) for s, v in zip(chunk, values, strict=True)})
+            out.update({s: FeedRecord.from_json(v) for s, v in zip(chunk, values, strict=True) if v})
+            missing = [s for s, v in zip(chunk, values, strict=True) if not v]
+            if missing:
+                out.update(await self._upgrade(missing))
         return out
+
+    async def _upgrade(self, sources: list[str]) -> dict[str, FeedRecord]:
+        """Records of sources with no saved record: the foundation's `feed:{name}` hash when one
+        is left (moved to the new key once, so an upgrade keeps validators and the last full
+        fetch), else empty."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for source in sources:
+                pipe.hgetall(self._key("feed", source))
+            hashes = await pipe.execute()
+        records = {s: FeedRecord.from_foundation(h) if h else FeedRecord() for s, h in zip(sources, hashes, strict=True)}
+        old = [s for s, h in zip(sources, hashes, strict=True) if h]
+        if old:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for source in old:
+                    pipe.set(self._key("source", source), records[source].to_json(), nx=True)
+                    pipe.delete(self._key("feed", source))
+                await pipe.execute()
+        return records
 
     async def save(self, source: str, record: FeedRecord) -> None:
         await self._redis.set(self._key("source", source), record.to_json())
+
+    async def save_many(self, records: dict[str, FeedRecord]) -> None:
+        if records:
+            await self._redis.mset({self._key("source", s): r.to_json() for s, r in records.items()})
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
         if not keys:
@@ -179,6 +236,7 @@ class SqliteFeedState:
             # writes (a source polled again), never corrupt the file.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            _upgrade_foundation_table(conn)
             self._conn = conn
         return self._conn
 
@@ -203,6 +261,18 @@ class SqliteFeedState:
             self._db().execute("INSERT OR REPLACE INTO source_state VALUES (?, ?)", (source, record.to_json()))
 
         await self._run(write)
+
+    async def save_many(self, records: dict[str, FeedRecord]) -> None:
+        rows = [(source, record.to_json()) for source, record in records.items()]
+
+        def write() -> None:
+            db = self._db()
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO source_state VALUES (?, ?)", rows)
+            db.execute("COMMIT")
+
+        if rows:
+            await self._run(write)
 
     async def unseen(self, source: str, keys: Sequence[str]) -> list[str]:
         def query() -> list[str]:
@@ -277,6 +347,25 @@ class SqliteFeedState:
                 self._conn = None
 
         await self._run(shut)
+
+
+def _upgrade_foundation_table(db: sqlite3.Connection) -> None:
+    """Move the foundation's `feed_state` rows (validators, body hash, last full fetch, failures)
+    into `source_state` once, so an upgrade does not fetch every feed unconditionally again."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feed_state'").fetchone() is None:
+        return
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute("SELECT * FROM feed_state").fetchall()
+    finally:
+        db.row_factory = None
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT OR IGNORE INTO source_state VALUES (?, ?)",
+        [(row["source"], FeedRecord.from_foundation(dict(row)).to_json()) for row in rows],
+    )
+    db.execute("DROP TABLE feed_state")
+    db.execute("COMMIT")
 
 
 def _now() -> float:

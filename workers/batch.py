@@ -42,11 +42,22 @@ def validate_jobs(messages: Sequence[Any]) -> tuple[list[ArticleJob], list[DeadL
     return jobs, letters
 
 
-def prepare_safely(job: ArticleJob) -> Draft | PermanentError:
-    """Prepare one job; a permanent failure is returned as a value, so the batch goes on."""
+# What a bad page makes the code we call raise (a bug that this input triggers, or a page too big for
+# memory): the same page raises it again on every retry, so it is the page's failure, not the batch's.
+# Not Exception: a Celery soft time limit must still reach the task, and an outage is a TransientError.
+PAGE_FAILURES: tuple[type[Exception], ...] = (
+    PermanentError, ArithmeticError, AssertionError, AttributeError, LookupError, TypeError, ValueError,
+    RecursionError, MemoryError,
+)
+
+
+def prepare_safely(job: ArticleJob) -> Draft | Exception:
+    """Prepare one job; a failure of this page is returned as a value, so the batch goes on."""
     try:
         return prepare(job)
-    except PermanentError as exc:
+    except PAGE_FAILURES as exc:
+        if not isinstance(exc, PermanentError):
+            log.error("prepare_failed_on_page", url=job.url, error_type=type(exc).__name__, error=str(exc))
         return exc
 
 

@@ -34,6 +34,18 @@ def candidate_keys(text: str) -> dict[str, str]:
     }
 
 
+def lasting_text(text: str) -> str:
+    """The lines of `text` that learning can never drop (sentences and long lines), or all of `text` when it
+    has none: what its near-duplicate signature is taken of, so the signature is the same before and after
+    the site's boilerplate is learned, and a site's furniture never makes two stories look alike."""
+    kept = [
+        line
+        for line in (line.strip() for line in text.splitlines())
+        if line and (len(line) > MAX_LINE_CHARS or is_sentence(line))
+    ]
+    return "\n".join(kept) if kept else text
+
+
 def drop_lines(text: str, keys: Collection[str]) -> str:
     """`text` (paragraphs separated by blank lines) without the candidate lines whose key is in `keys`."""
     if not keys:

@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import extract_domain, normalize_url
@@ -53,8 +54,13 @@ def clean_url(url: str) -> str:
 def content_hash(text: str) -> str:
     """sha256 (hex) of the text's words, casefolded: blind to the punctuation, quote style and
     spacing that syndication changes, so two outlets' copies of one story hash alike."""
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+    return hashlib.sha256(" ".join(comparable_words(text)).encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=8)  # prepare() asks for the same text's words twice: its content hash and its MinHash
+def comparable_words(text: str) -> tuple[str, ...]:
+    """The words two copies of a story share whatever their punctuation, quotes, case and Unicode form."""
+    return tuple(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def find_duplicate(dedupe: DedupeStore, content_hash: str, doc_id: str) -> str | None:
@@ -74,6 +80,7 @@ def _trusted(claim: str, page: str, source_url: str) -> bool:
     return _registered_domain(claim) in trusted_domains
 
 
+@lru_cache(maxsize=1024)  # pure, and asked 2-3 times per article for the same URL (page, clean, claim)
 def _normalize(url: str) -> str:
     url = url.split("#", 1)[0].strip()  # the first "#" always starts the fragment
     scheme = _scheme(url)

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from copy import deepcopy
+from copy import copy, deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any, Literal
 from urllib.parse import urljoin
 
 import lxml.html
 import trafilatura
 from lxml import etree
-from trafilatura.settings import Document
+from trafilatura.settings import Document, Extractor
 
 from ingest.jobs import FeedEntry
 from workers.errors import NotAnArticle, UnsupportedContent
+from workers.page_metadata import page_metadata
 
 ExtractionPath = Literal["trafilatura", "trafilatura-recall", "feed-content", "feed-summary"]
 
@@ -30,17 +32,14 @@ MIN_TEXT_CHARS = 200
 # (20,000 took 1.3 s here), and lxml silently cuts everything nested deeper than 255 levels.
 MAX_TREE_ELEMENTS = 25_000
 MAX_TREE_DEPTH = 200
+# A text longer than a short book is a data dump or a log, not an article; past this, every later stage
+# (keywords, places, the MinHash of every shingle) would cost seconds and hundreds of MB per page.
+MAX_TEXT_CHARS = 300_000
 
 # Content types that are HTML, and those that may be HTML mislabelled (the body decides).
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _MAYBE_HTML_TYPES = frozenset({"text/plain", "application/octet-stream", "text/xml", "application/xml", ""})
 
-# htmldate's output with the time of day when the page gives one (trafilatura's default drops it).
-_DATE_PARAMS: dict[str, Any] = {
-    "original_date": True,
-    "extensive_search": True,
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-}
 # How trafilatura and lxml fail on a bad page. Not Exception: a worker's soft time limit or a
 # MemoryError must reach the task as themselves.
 _EXTRACTOR_FAILURES = (
@@ -51,6 +50,10 @@ _CLOSERS = "\"'»«“”‘’›‹)]}"
 _TERMINAL = (".", "?", "!", "…", "。", "！", "？")
 _LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 _FEED_MARKERS = ("<rss", "<feed", "<urlset", "<sitemapindex", "<rdf:rdf")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_COUNT_ELEMENTS = etree.XPath("count(descendant-or-self::*)")
+# An element MAX_TREE_DEPTH + 1 levels down, the root being level 1.
+_TOO_DEEP = etree.XPath("boolean(" + "*/" * (MAX_TREE_DEPTH - 1) + "*)")
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr",
      "table", "section", "article", "figure", "figcaption", "dd", "dt", "hr"}
@@ -88,28 +91,28 @@ def extract(html: str, url: str, entry: FeedEntry | None) -> Extracted:
     Raises UnsupportedContent for a body that is not HTML or a page too big to extract safely, and
     NotAnArticle when no candidate holds enough text.
     """
-    document: Document | None = None
     tree = _parse(html, url) if html.strip() else None
     candidates: list[tuple[ExtractionPath, str]] = []
     if tree is not None:
         _check_tree_shape(tree, url)
-        document = _trafilatura(tree, url, recall=False, with_metadata=True)
-        candidates.append(("trafilatura", (document.text or "") if document else ""))
+        candidates.append(("trafilatura", _trafilatura(tree, url, recall=False)))
         if not _usable(candidates[-1][1]):
             # Old table layouts put the story in a cell beside the navigation: as divs, it is a block.
-            recall = _trafilatura(_without_tables(tree), url, recall=True, with_metadata=document is None)
-            document = document or recall
-            candidates.append(("trafilatura-recall", (recall.text or "") if recall else ""))
+            candidates.append(("trafilatura-recall", _trafilatura(_without_tables(tree), url, recall=True)))
     if entry is not None and not _usable(candidates[-1][1] if candidates else ""):
         candidates.append(("feed-content", fragment_text(entry.content or "")))
         if not _usable(candidates[-1][1]):
             candidates.append(("feed-summary", fragment_text(entry.summary or "")))
     path, text = candidates[-1] if candidates else ("trafilatura", "")
     if not _usable(text):
+        if tree is None and not candidates:
+            raise NotAnArticle("empty page: no body and no feed text", url)
         longest = max((_prose_chars(text) for _, text in candidates), default=0)
         # Counted in sentence lines: a page of link lists has many characters and no article.
         raise NotAnArticle(f"text too short: {longest} chars", url)
-    return _with_metadata(text, path, document, tree, url)
+    if len(text) > MAX_TEXT_CHARS:
+        raise UnsupportedContent(f"text too long for an article: {len(text)} chars (limit {MAX_TEXT_CHARS})", url)
+    return _with_metadata(text, path, tree, url, entry)
 
 
 def fragment_text(fragment: str) -> str:
@@ -134,7 +137,7 @@ def fragment_text(fragment: str) -> str:
 def _parse(html: str, url: str) -> Any:
     # Lone surrogates (undecodable bytes kept by a lenient decoder) make lxml stop at the first one and
     # drop the rest of the page silently: make them "?" instead.
-    if not html.isascii():
+    if _SURROGATE.search(html):  # a scan, not a re-encoding of every non-ASCII page
         html = html.encode("utf-8", errors="replace").decode("utf-8")
     reason = _not_html(html)
     if reason:
@@ -165,39 +168,50 @@ def _not_html(html: str) -> str | None:
 
 
 def _check_tree_shape(tree: Any, url: str) -> None:
-    elements = depth = deepest = 0
-    for event, _ in etree.iterwalk(tree, events=("start", "end")):
-        if event == "start":
-            elements += 1
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
+    # Two XPaths evaluated in C: walking every element in Python cost a tenth of the extraction.
+    elements = int(_COUNT_ELEMENTS(tree))
     if elements > MAX_TREE_ELEMENTS:
         raise UnsupportedContent(f"page too large to extract: {elements} elements (limit {MAX_TREE_ELEMENTS})", url)
-    if deepest > MAX_TREE_DEPTH:
-        raise UnsupportedContent(f"page nested too deep to extract: {deepest} levels (limit {MAX_TREE_DEPTH})", url)
-
-
-def _trafilatura(tree: Any, url: str, *, recall: bool, with_metadata: bool) -> Document | None:
-    """One bare_extraction call, precision- or recall-oriented; its failures become ours."""
-    try:
-        result = trafilatura.bare_extraction(
-            tree,  # bare_extraction copies a tree it is given, so both calls see the same page
-            url=url,
-            favor_precision=not recall,
-            favor_recall=recall,
-            # No second opinion from readability/jusText: on news pages it rarely wins and costs a third
-            # of the extraction time (bench/pipeline_throughput.py); the recall retry covers the misses.
-            fast=True,
-            include_comments=False,
-            output_format="python",
-            with_metadata=with_metadata,
-            date_extraction_params=_DATE_PARAMS,
+    if _TOO_DEEP(tree):
+        raise UnsupportedContent(
+            f"page nested too deep to extract: {_depth(tree)} levels (limit {MAX_TREE_DEPTH})", url
         )
+
+
+def _depth(tree: Any) -> int:
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _trafilatura(tree: Any, url: str, *, recall: bool) -> str:
+    """The text of one bare_extraction call, precision- or recall-oriented ("" when it finds none); its
+    failures become ours. Metadata is page_metadata()'s job, once per page."""
+    options = copy(_extractor_options(recall))
+    options.url = options.source = url
+    try:
+        # bare_extraction copies a tree it is given, so both calls see the same page.
+        result = trafilatura.bare_extraction(tree, url=url, options=options)
     except _EXTRACTOR_FAILURES as err:  # a crash inside the extractor: this page will crash it again
         raise UnsupportedContent(f"extractor failed: {type(err).__name__}: {err}", url) from err
-    return result if isinstance(result, Document) else None
+    return (result.text or "") if isinstance(result, Document) else ""
+
+
+@cache
+def _extractor_options(recall: bool) -> Extractor:
+    """trafilatura's options for one kind of call. Built once: each Extractor reads its config file anew."""
+    return Extractor(
+        output_format="python",
+        precision=not recall,
+        recall=recall,
+        # No second opinion from readability/jusText: on news pages it rarely wins and costs a third
+        # of the extraction time (bench/pipeline_throughput.py); the recall retry covers the misses.
+        fast=True,
+        comments=False,
+        with_metadata=False,
+    )
 
 
 def _without_tables(tree: Any) -> Any:
@@ -217,11 +231,13 @@ def _prose_chars(text: str) -> int:
     return sum(len(line) for line in lines if line.rstrip(_CLOSERS).endswith(_TERMINAL))
 
 
-def _with_metadata(text: str, path: ExtractionPath, document: Document | None, tree: Any, url: str) -> Extracted:
-    claim = _canonical_claim(tree, url) if tree is not None else None
-    language = _declared_language(tree) if tree is not None else None
-    if document is None:
-        return Extracted(text=text, extraction_path=path, canonical_claim=claim, language=language)
+def _with_metadata(text: str, path: ExtractionPath, tree: Any, url: str, entry: FeedEntry | None) -> Extracted:
+    if tree is None:
+        return Extracted(text=text, extraction_path=path)
+    try:
+        document = page_metadata(tree, url, entry)
+    except _EXTRACTOR_FAILURES as err:
+        raise UnsupportedContent(f"metadata extractor failed: {type(err).__name__}: {err}", url) from err
     return Extracted(
         text=text,
         extraction_path=path,
@@ -230,11 +246,11 @@ def _with_metadata(text: str, path: ExtractionPath, document: Document | None, t
         date=_parse_date(document.date),
         description=_text_or_none(document.description),
         site_name=_text_or_none(document.sitename),
-        canonical_claim=claim,
+        canonical_claim=_canonical_claim(tree, url),
         image=_text_or_none(document.image),
         categories=_unique(document.categories or ()),
         tags=_unique(document.tags or ()),
-        language=language,
+        language=_declared_language(tree),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.jobs import ArticleJob
-from workers.boilerplate import candidate_keys, drop_lines
+from workers.boilerplate import candidate_keys, drop_lines, lasting_text
 from workers.clean import drop_noise
 from workers.dedupe import canonical_url, clean_url, content_hash, find_duplicate
 from workers.documents import Article, document_id
@@ -88,7 +88,10 @@ def prepare(job: ArticleJob) -> Draft:
         "extraction_path": extracted.extraction_path,
     }
     return Draft(
-        doc_id=document_id(canonical), content_hash=content_hash(text), fields=fields, signature=signature(text)
+        doc_id=document_id(canonical),
+        content_hash=content_hash(text),
+        fields=fields,
+        signature=signature(lasting_text(text)),
     )
 
 
@@ -97,7 +100,7 @@ def finish(draft: Draft, state: StoryState, now: datetime) -> Article:
     copies no earlier article, else that article's cluster, with `duplicate_of` naming the article.
 
     `first_seen_at` is `now`: on a re-crawl, the index adapter must keep the value it already stores.
-    The signature stays the one of prepare()'s text: learned lines are short, their shingles few.
+    The signature stays the one of prepare()'s text: it is taken of the lines learning never drops.
     """
     fields, digest = draft.fields, draft.content_hash
     candidates = candidate_keys(fields["text"])
@@ -109,7 +112,7 @@ def finish(draft: Draft, state: StoryState, now: datetime) -> Article:
             fields = {**fields, "text": text, "word_count": words, "reading_time_s": reading_time_s(words)}
             digest = content_hash(text)
     holder = find_duplicate(state, digest, draft.doc_id)
-    story = state.admit(draft.doc_id, draft.signature or signature(fields["text"]), holder, now)
+    story = state.admit(draft.doc_id, draft.signature or signature(lasting_text(fields["text"])), holder, now)
     return Article(
         **fields,
         id=draft.doc_id,

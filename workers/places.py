@@ -39,23 +39,33 @@ def find_places(text: str, language: str | None = None) -> tuple[str, ...]:
     Country names translated into `language` count only in a text of that language: German "Island"
     is Iceland, English "Island" is not.
     """
-    names = _gazetteer(language if language in TRANSLATED_LANGUAGES else None)
+    language = language if language in TRANSLATED_LANGUAGES else None
+    names, longest = _gazetteer(language), _longest_from(language)
     words = _WORD.findall(text)
     found: dict[str, None] = {}
-    i = 0
-    while i < len(words):
-        if not words[i][0].isupper():
-            i += 1
+    next_free = 0
+    # Only words that start some name are tried, longest name first: most capitalized words start none.
+    for i in [i for i, word in enumerate(words) if word in longest]:
+        if i < next_free or not words[i][0].isupper():
             continue
-        for length in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
+        for length in range(min(longest[words[i]], len(words) - i), 0, -1):
             place = names.get(" ".join(words[i : i + length]))
             if place:
                 found.setdefault(place)
-                i += length
+                next_free = i + length
                 break
-        else:
-            i += 1
     return tuple(found)
+
+
+@cache
+def _longest_from(language: str | None) -> dict[str, int]:
+    """First word of a recognized spelling -> the most words a spelling starting with it has."""
+    longest: dict[str, int] = {}
+    for name in _gazetteer(language):
+        parts = _WORD.findall(name)
+        if parts and len(parts) <= MAX_NAME_WORDS:
+            longest[parts[0]] = max(longest.get(parts[0], 0), len(parts))
+    return longest
 
 
 @cache

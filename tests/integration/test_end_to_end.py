@@ -102,6 +102,9 @@ def _base_env(tmp: Path) -> dict[str, str]:
     env.update(
         NEWSINGEST_DATA_DIR=str(tmp / "data"),
         NEWSINGEST_HTTP__TIMEOUT_S="3",
+        # Every source here is on one local origin: the default 1 s between requests to a host
+        # would only make the test wait (politeness itself is tested in test_fetching.py).
+        NEWSINGEST_POLLING__HOST_DELAY_S="0",
         NEWSINGEST_PROCESSING_WORKERS="2",
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )

@@ -282,3 +282,56 @@ async def test_backpressure_pauses_past_high_water_and_resumes_below_low_water(r
     finally:
         client.close()
         await handoff.close()
+
+
+async def test_the_daemons_sqlite_state_keeps_only_the_configured_number_of_seen_entries(tmp_path: Path) -> None:
+    from ingest.cli import _wiring
+
+    settings = Settings(data_dir=tmp_path, processing_workers=1, polling=PollingSettings(seen_max_per_source=100))
+    with _wiring(settings) as (state, _handoff):
+        keys = [f"entry-{n}" for n in range(150)]
+        for start in range(0, 150, 50):  # three polls, oldest first
+            await state.mark_seen("s", keys[start : start + 50])
+            await asyncio.sleep(0.01)
+        assert await state.unseen("s", keys) == keys[:50]
+        await state.close()
+
+
+async def test_sqlite_state_keeps_the_validators_of_the_foundations_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the foundation's schema, as an upgrade finds it
+        db.execute(
+            "CREATE TABLE feed_state (source TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, body_hash TEXT,"
+            " last_full_fetch_at REAL, failures INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute("INSERT INTO feed_state VALUES ('old', '\"v7\"', 'Tue, 24 Nov 2026 08:00:00 GMT', 'abc', 1.79e9, 2)")
+    db.close()
+    owner = ThreadPoolExecutor(1)
+    state = SqliteFeedState(path, owner)
+    try:
+        record = await state.load("old")
+        assert (record.etag, record.last_modified, record.body_hash) == ('"v7"', "Tue, 24 Nov 2026 08:00:00 GMT", "abc")
+        assert record.last_full_fetch_at == 1.79e9 and record.failures == 2
+    finally:
+        await state.close()
+        owner.shutdown()
+
+
+async def test_redis_state_keeps_the_validators_of_the_foundations_hash(
+    redis_url: str, redis_prefix: str, redis_client: redis.Redis
+) -> None:
+    redis_client.hset(
+        f"{redis_prefix}feed:old",
+        mapping={"etag": '"v7"', "last_modified": "", "body_hash": "abc", "last_full_fetch_at": "1790000000.0", "failures": "1"},
+    )
+    state = RedisFeedState(redis_url, redis_prefix)
+    try:
+        record = (await state.load_many(["old", "new"]))["old"]
+        assert (record.etag, record.last_modified, record.body_hash, record.failures) == ('"v7"', None, "abc", 1)
+        assert record.last_full_fetch_at == 1790000000.0
+        assert (await state.load("old")) == record  # moved to the new key, not read from the old one again
+        assert not redis_client.exists(f"{redis_prefix}feed:old")
+    finally:
+        await state.close()

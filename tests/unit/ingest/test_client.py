@@ -22,6 +22,7 @@ from ingest.errors import (
     FetchTimeout,
     OversizedResponse,
     RedirectError,
+    TruncatedResponse,
     UnsupportedContentType,
 )
 from ingest.settings import HttpSettings
@@ -70,6 +71,16 @@ async def _error(_request: web.Request) -> web.Response:
     return web.Response(status=503)
 
 
+async def _truncated(request: web.Request) -> web.StreamResponse:
+    # Promises 1000 bytes, sends 100, hangs up: what a crashing origin or a cut proxy does.
+    response = web.StreamResponse(headers={"Content-Type": "text/html", "Content-Length": "1000"})
+    await response.prepare(request)
+    await response.write(b"<html><p>" + b"x" * 91)
+    assert request.transport is not None
+    request.transport.close()
+    return response
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     app = web.Application()
@@ -82,6 +93,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/loop/a", _loop)
     app.router.add_get("/loop/b", _loop)
     app.router.add_get("/busy", _busy)
+    app.router.add_get("/truncated", _truncated)
 
     async def image(_request: web.Request) -> web.Response:
         return web.Response(body=b"\x89PNG\r\n\x1a\n" + b"\0" * 64, content_type="image/png")
@@ -238,3 +250,10 @@ async def test_a_pooled_connection_to_an_allowed_host_is_not_reused_for_another_
         with pytest.raises(BlockedAddress):
             await http.get(url, RequestPolicy(source="web"))
 
+
+
+async def test_a_body_shorter_than_its_content_length_is_a_truncated_response(
+    server: TestServer, client: HttpClient
+) -> None:
+    with pytest.raises(TruncatedResponse, match="response body incomplete"):
+        await client.get(str(server.make_url("/truncated")), _allowed(server))

@@ -97,3 +97,43 @@ def test_arbitrary_bytes_parse_or_raise_feed_parse_error(body: bytes) -> None:
             parse_feed(body, "https://x.example/feed", kind)
         except FeedParseError:
             pass
+
+
+def _secret_file(tmp_path: Path) -> Path:
+    """A stand-in for /etc/passwd: a local file whose marker must never appear in parsed output."""
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:SECRET-MARKER-7f3a:/root:/bin/bash\n", encoding="utf-8")
+    return secret
+
+
+@pytest.mark.timeout(10)
+def test_an_external_entity_in_a_feed_is_never_read(tmp_path: Path) -> None:
+    secret = _secret_file(tmp_path)
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "{secret.as_uri()}">'
+        '<!ENTITY y SYSTEM "file:///etc/passwd">]>'
+        "<rss version='2.0'><channel><title>&x;</title><item><title>Harbour &x; &y;</title>"
+        "<link>https://port.example/news/1</link><description>&y;</description></item></channel></rss>"
+    ).encode()
+    try:
+        feed = parse_feed(body, "https://port.example/feed", "rss")
+    except FeedParseError:
+        return  # refusing the feed is fine too: what matters is that the file was not read
+    dumped = repr(feed)
+    assert "SECRET-MARKER" not in dumped and "root:" not in dumped
+
+
+@pytest.mark.timeout(10)
+def test_an_external_entity_in_a_sitemap_is_never_read(tmp_path: Path) -> None:
+    secret = _secret_file(tmp_path)
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY x SYSTEM "{secret.as_uri()}">]>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://port.example/news/&x;</loc></url>"
+        "<url><loc>https://port.example/news/2</loc></url></urlset>"
+    ).encode()
+    try:
+        feed = parse_feed(body, "https://port.example/sitemap.xml", "sitemap")
+    except FeedParseError:
+        return
+    assert "SECRET-MARKER" not in repr(feed)

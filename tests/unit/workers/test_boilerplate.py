@@ -5,11 +5,22 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.boilerplate import candidate_keys, drop_lines, line_key
+from pathlib import Path
+
+from ingest.settings import DedupeSettings
+from workers.boilerplate import candidate_keys, drop_lines, lasting_text, line_key
 from workers.clean import is_sentence
+from workers.neardup import signature, similarity
 
 PROMO = "Harbour Times journalism is funded by readers like you — join them today"
 STORY = "The ferry will run four sailings a day instead of seven from next month, the operator said."
+TRUTH = Path(__file__).resolve().parents[2] / "fixtures" / "corpus" / "truth"
+# A site's furniture around its copy of a wire story: tide tables, contact lines, the weather.
+FURNITURE = [
+    "Harbour Times", "Tide tables", "Ferry times", "Weather: showers, 9C", "Letters to the editor",
+    "Contact the newsroom", "Photo: Harbour Times archive", "Subscribe for 2 euros a week",
+    "Follow the harbour webcam", "Community notices",
+]
 
 
 def test_short_unpunctuated_line_is_a_candidate() -> None:
@@ -46,3 +57,21 @@ def test_learning_never_drops_a_sentence(lines: list[str]) -> None:
     kept = drop_lines(text, every_key).splitlines()
 
     assert all(line.strip() in kept for line in text.splitlines() if is_sentence(line.strip()))
+
+
+def test_lasting_text_is_the_same_once_learned_lines_are_dropped() -> None:
+    text = "\n\n".join([PROMO, STORY, "Comments (3)", STORY.replace("four", "five")])
+    assert lasting_text(drop_lines(text, candidate_keys(text).keys())) == lasting_text(text)
+
+
+def test_a_text_without_sentences_is_signed_whole() -> None:
+    text = "\n\n".join(FURNITURE)
+    assert lasting_text(text) == text
+
+
+def test_a_copy_framed_by_site_furniture_stays_a_near_duplicate_before_learning() -> None:
+    wire = (TRUTH / "continentalpress-grain-corridor.txt").read_text(encoding="utf-8")
+    copy = (TRUTH / "harbourtimes-wire-grain-corridor.txt").read_text(encoding="utf-8")
+    framed = "\n\n".join([*FURNITURE, copy, *(line + " today" for line in FURNITURE)])
+    score = similarity(signature(lasting_text(wire)), signature(lasting_text(framed)))
+    assert score >= DedupeSettings().near_duplicate_threshold + 0.2

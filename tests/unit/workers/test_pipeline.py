@@ -200,7 +200,7 @@ def test_nav_only_page_is_not_an_article_and_says_why() -> None:
 
 
 def test_empty_page_is_not_an_article() -> None:
-    with pytest.raises(NotAnArticle, match="text too short: 0 chars"):
+    with pytest.raises(NotAnArticle, match="empty page"):
         prepare(make_job("", WORLDWIRE_URL, html=""))
 
 
