@@ -176,7 +176,8 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         owner.submit(index.ensure_ready).result()
         state = owner.submit(SqliteStoryState, db, settings.dedupe).result()
         store = partial(store_prepared, dedupe=state, index=index, dead_letters=SqliteDeadLetters(db))
-        handoff = LocalHandoff(prepare, store, settings.processing_workers, owner)
+        prepare_job = partial(prepare, people_and_orgs=settings.enrich.people_and_orgs)  # picklable for the pool
+        handoff = LocalHandoff(prepare_job, store, settings.processing_workers, owner)
         yield SqliteFeedState(settings.sqlite_path, owner, SeenLimits.from_settings(settings.polling)), handoff
         owner.submit(db.close).result()
     finally:

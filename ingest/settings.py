@@ -107,6 +107,17 @@ class DedupeSettings(BaseModel):
     boilerplate_window_s: int = Field(30 * 24 * 3600, ge=60, description="how long a sighting of a line counts")
 
 
+
+class EnrichSettings(BaseModel):
+    """Optional enrichment. people_and_orgs needs the `ner` extra (pip install '.[ner]'); without it, off."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    people_and_orgs: bool = Field(
+        False, description="add the people and organisations English articles name to their entities (spaCy)"
+    )
+
+
 class Settings(BaseSettings):
     """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
 
@@ -138,6 +149,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     polling: PollingSettings = PollingSettings()
     dedupe: DedupeSettings = DedupeSettings()
+    enrich: EnrichSettings = EnrichSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:

@@ -51,10 +51,10 @@ PAGE_FAILURES: tuple[type[Exception], ...] = (
 )
 
 
-def prepare_safely(job: ArticleJob) -> Draft | Exception:
+def prepare_safely(job: ArticleJob, people_and_orgs: bool = False) -> Draft | Exception:
     """Prepare one job; a failure of this page is returned as a value, so the batch goes on."""
     try:
-        return prepare(job)
+        return prepare(job, people_and_orgs)
     except PAGE_FAILURES as exc:
         if not isinstance(exc, PermanentError):
             log.error("prepare_failed_on_page", url=job.url, error_type=type(exc).__name__, error=str(exc))
@@ -62,13 +62,18 @@ def prepare_safely(job: ArticleJob) -> Draft | Exception:
 
 
 def process_messages(
-    messages: Sequence[Any], dedupe: StoryState, index: IndexBackend, dead_letters: DeadLetterStore
+    messages: Sequence[Any],
+    dedupe: StoryState,
+    index: IndexBackend,
+    dead_letters: DeadLetterStore,
+    people_and_orgs: bool = False,
 ) -> BatchReport:
     """The whole batch in this process (what a Celery task does)."""
     jobs, invalid = validate_jobs(messages)
     if invalid:
         dead_letters.record(invalid)
-    report = store_prepared([(job, prepare_safely(job)) for job in jobs], dedupe, index, dead_letters)
+    prepared = [(job, prepare_safely(job, people_and_orgs)) for job in jobs]
+    report = store_prepared(prepared, dedupe, index, dead_letters)
     return BatchReport(report.indexed, report.duplicates, report.dead_letters + len(invalid))
 
 

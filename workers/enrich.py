@@ -4,7 +4,7 @@ Never changes the text; never loads anything from the network.
 Cheap by design (DESIGN pitfalls: YAKE cost more than extraction): keywords are the most frequent
 content words, with jusText's stop lists (shipped with trafilatura) for ~100 languages; the language is
 read from the first LANGUAGE_SAMPLE_CHARS only; places come from a packaged gazetteer (workers.places).
-People and organisations are not recognized (no offline model in the default install).
+People and organisations are not found here: workers.people does it, optionally (the `ner` extra).
 """
 
 from __future__ import annotations

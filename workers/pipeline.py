@@ -23,6 +23,7 @@ from workers.enrich import enrich, lead_summary, reading_time_s
 from workers.errors import NotAnArticle
 from workers.extract import MIN_TEXT_CHARS, check_content_type, extract, fragment_text
 from workers.neardup import signature
+from workers.people import find_people_and_orgs
 from workers.ports import StoryState
 
 
@@ -37,8 +38,9 @@ class Draft:
     signature: tuple[int, ...] = ()  # MinHash of the text (workers.neardup)
 
 
-def prepare(job: ArticleJob) -> Draft:
-    """Everything about one job that needs no shared state.
+def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
+    """Everything about one job that needs no shared state. `people_and_orgs` adds the people and
+    organisations an English text names to its entities (EnrichSettings; the optional `ner` extra).
 
     Raises NotAnArticle or UnsupportedContent (PermanentError) with the reason and the URL.
     """
@@ -57,6 +59,9 @@ def prepare(job: ArticleJob) -> Draft:
         raise NotAnArticle(f"text too short: {len(text)} chars once cleaned", url)
     canonical, untrusted_claim = canonical_url(url, extracted.canonical_claim, job.source.url)
     enrichment = enrich(text, job.source.language, extracted.language)
+    entities = enrichment.entities
+    if people_and_orgs:
+        entities = entities + find_people_and_orgs(text, enrichment.language)
     summary = fragment_text(entry.summary or "") if entry else ""
     # The page's own date first: a feed re-posting an article gives it a new pubDate.
     published = extracted.date or (entry.published if entry else None) or (entry.updated if entry else None)
@@ -78,7 +83,7 @@ def prepare(job: ArticleJob) -> Draft:
         "word_count": enrichment.word_count,
         "reading_time_s": enrichment.reading_time_s,
         "keywords": enrichment.keywords,
-        "entities": enrichment.entities,
+        "entities": entities,
         "tags": job.source.tags,
         # The feed's categories when it has some; else the page's own sections and tags.
         "categories": (entry.categories if entry else ()) or _unique(extracted.categories + extracted.tags),

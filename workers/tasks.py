@@ -76,7 +76,9 @@ def process_batch(task: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[
     countdown = retry_countdown_s(task.request.retries, celery.retry_backoff_max_s)
     try:
         context = _worker_context(settings)
-        report = process_messages(messages, context.dedupe, context.index, context.dead_letters)
+        report = process_messages(
+            messages, context.dedupe, context.index, context.dead_letters, settings.enrich.people_and_orgs
+        )
     except IndexUnavailable as exc:
         # A short cap, not retry_backoff_max_s: once the index is back, work resumes within seconds.
         wait_s = retry_countdown_s(task.request.retries, settings.index.unavailable_retry_max_s)
