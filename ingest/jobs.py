@@ -36,6 +36,8 @@ class SourceSnapshot(_Frozen):
     url: str
     tags: tuple[str, ...] = ()
     language: str | None = None
+    # A page source's hint: where the article body is when generic extraction fails on that site.
+    body_selector: str | None = None
 
 
 class FeedEntry(_Frozen):

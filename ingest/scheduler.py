@@ -3,6 +3,11 @@
 One heap of due times serves any number of sources: no sleeping task per source. Sources
 can be added, moved and removed while it runs (hot reload); a removed or moved source's old
 heap entry is skipped when it surfaces.
+
+Wide jitter (±10%) spreads sources that start together; after that a source keeps its phase: its
+next poll is due one interval (±2%) after its last *due* time, not after its poll ended. So time
+spent queueing for a busy host, or in the poll itself, is not added to every gap: a poll that
+started late is followed by one due on time, and gaps stay within ±10% of the interval.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Iterable
 
 MAX_BACKOFF_S = 24 * 3600
 JITTER = 0.1  # ±10% so sources added together do not poll together forever
+STEADY_JITTER = 0.02  # once spread, a source keeps its phase (see the module docstring)
 # How the adaptive interval moves: shorter after a poll that found new entries, longer after
 # one that did not. It settles where about a third of the polls find something new.
 SHRINK_ON_CHANGE = 0.67
@@ -25,6 +31,8 @@ class Schedule:
     ) -> None:
         self._intervals: dict[str, float] = {}
         self._due_at: dict[str, float] = {}
+        self._last_due: dict[str, float] = {}  # when each popped source was due: its phase
+        self._spread: set[str] = set()  # sources placed once with wide jitter since being added
         self._rng = rng or random.Random()
         self._heap: list[tuple[float, str]] = []
         for name in sorted(intervals_s):
@@ -39,6 +47,8 @@ class Schedule:
     def remove(self, name: str) -> None:
         self._intervals.pop(name, None)
         self._due_at.pop(name, None)
+        self._last_due.pop(name, None)
+        self._spread.discard(name)
 
     def due(self, now: float) -> list[str]:
         """Pop every source due at `now`. A popped source is off the schedule until `reschedule`."""
@@ -47,6 +57,7 @@ class Schedule:
             due_at, name = heapq.heappop(self._heap)
             if self._due_at.get(name) == due_at:  # else: removed or moved since
                 del self._due_at[name]
+                self._last_due[name] = due_at
                 names.append(name)
         return names
 
@@ -69,8 +80,17 @@ class Schedule:
             return now  # removed while it was being polled
         if interval_s is not None:
             self._intervals[name] = interval_s
-        due = now + max(next_delay_s(self._intervals[name], failures, self._rng), not_before_s)
-        self.add(name, self._intervals[name], due)
+        interval, last_due = self._intervals[name], self._last_due.get(name)
+        if failures == 0 and name in self._spread and last_due is not None:
+            due = last_due + interval * self._rng.uniform(1 - STEADY_JITTER, 1 + STEADY_JITTER)
+            due = max(due, now + not_before_s, now + interval * (1 - JITTER))
+        else:  # placed from now: its first poll, or backing off (recovery then starts afresh)
+            due = now + max(next_delay_s(interval, failures, self._rng), not_before_s)
+            if failures == 0:
+                self._spread.add(name)
+            else:
+                self._spread.discard(name)
+        self.add(name, interval, due)
         return due
 
     def due_at(self, name: str) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -100,6 +100,9 @@ class FeedState(Protocol):
     async def mark_seen(self, source: str, keys: Sequence[str]) -> None:
         """Remember keys as seen (clearing their failure counts); prune what is old or too many."""
 
+    async def mark_seen_many(self, batch: Mapping[str, Sequence[str]]) -> None:
+        """mark_seen for several sources in one round trip (one transaction in SQLite)."""
+
     async def page_failed(self, source: str, keys: Sequence[str]) -> dict[str, int]:
         """Count one more failed poll for each page; returns each key's failure count so far."""
 
@@ -175,15 +178,20 @@ class RedisFeedState:
         return [key for key, score in zip(keys, scores, strict=True) if score is None]
 
     async def mark_seen(self, source: str, keys: Sequence[str]) -> None:
-        if not keys:
+        await self.mark_seen_many({source: keys})
+
+    async def mark_seen_many(self, batch: Mapping[str, Sequence[str]]) -> None:
+        batch = {source: keys for source, keys in batch.items() if keys}
+        if not batch:
             return
-        seen_key = self._key("seen", source)
         now = _now()
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(seen_key, {key: now for key in keys})
-            pipe.hdel(self._key("page_failures", source), *keys)
-            pipe.zremrangebyscore(seen_key, "-inf", now - self._limits.max_age_s)
-            pipe.zremrangebyrank(seen_key, 0, -self._limits.max_per_source - 1)  # keep the newest
+            for source, keys in batch.items():
+                seen_key = self._key("seen", source)
+                pipe.zadd(seen_key, {key: now for key in keys})
+                pipe.hdel(self._key("page_failures", source), *keys)
+                pipe.zremrangebyscore(seen_key, "-inf", now - self._limits.max_age_s)
+                pipe.zremrangebyrank(seen_key, 0, -self._limits.max_per_source - 1)  # keep the newest
             await pipe.execute()
 
     async def page_failed(self, source: str, keys: Sequence[str]) -> dict[str, int]:
@@ -296,21 +304,29 @@ class SqliteFeedState:
         return result
 
     async def mark_seen(self, source: str, keys: Sequence[str]) -> None:
-        if not keys:
+        await self.mark_seen_many({source: keys})
+
+    async def mark_seen_many(self, batch: Mapping[str, Sequence[str]]) -> None:
+        rows = [(source, key) for source, keys in batch.items() for key in keys]
+        if not rows:
             return
         now = _now()
         limits = self._limits
+        sources = sorted({source for source, _key in rows})
 
         def write() -> None:
             db = self._db()
             db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO seen_entries VALUES (?, ?, ?)", [(source, k, now) for k in keys])
-            db.executemany("DELETE FROM page_failures WHERE source = ? AND entry_key = ?", [(source, k) for k in keys])
-            db.execute("DELETE FROM seen_entries WHERE source = ? AND seen_at < ?", (source, now - limits.max_age_s))
-            db.execute(
+            db.executemany("INSERT OR REPLACE INTO seen_entries VALUES (?, ?, ?)", [(s, k, now) for s, k in rows])
+            db.executemany("DELETE FROM page_failures WHERE source = ? AND entry_key = ?", rows)
+            db.executemany(
+                "DELETE FROM seen_entries WHERE source = ? AND seen_at < ?",
+                [(source, now - limits.max_age_s) for source in sources],
+            )
+            db.executemany(
                 "DELETE FROM seen_entries WHERE source = ? AND entry_key IN (SELECT entry_key FROM seen_entries"
                 " WHERE source = ? ORDER BY seen_at DESC LIMIT -1 OFFSET ?)",
-                (source, source, limits.max_per_source),
+                [(source, source, limits.max_per_source) for source in sources],
             )
             db.execute("COMMIT")
 

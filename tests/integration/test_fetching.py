@@ -245,6 +245,27 @@ async def test_redis_state_prunes_old_seen_entries_and_counts_page_failures(redi
         await state.close()
 
 
+@pytest.mark.parametrize("store", ["redis", "sqlite"])
+async def test_seen_entries_of_many_sources_are_written_together_and_kept_apart(
+    store: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    limits = SeenLimits(max_per_source=2)
+    owner = ThreadPoolExecutor(1)
+    state: FeedState = (
+        RedisFeedState(redis_url, redis_prefix, limits)
+        if store == "redis"
+        else SqliteFeedState(tmp_path / "many.sqlite3", owner, limits)
+    )
+    try:
+        await state.mark_seen_many({"s1": ["a", "b", "c"], "s2": ["a"], "s3": []})
+        assert len(await state.unseen("s1", ["a", "b", "c"])) == 1  # pruned to 2 within its own source
+        assert await state.unseen("s2", ["a", "b"]) == ["b"]
+        assert await state.unseen("s3", ["a"]) == ["a"]
+    finally:
+        await state.close()
+        owner.shutdown()
+
+
 async def test_sqlite_state_prunes_to_the_newest_entries(sqlite_state: SqliteFeedState, tmp_path: Path) -> None:
     limited = SqliteFeedState(tmp_path / "limited.sqlite3", ThreadPoolExecutor(1), SeenLimits(max_per_source=3))
     try:

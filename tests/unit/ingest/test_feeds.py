@@ -28,6 +28,19 @@ def test_rss_links_resolve_against_a_file_feed_url() -> None:
     assert feed.entries[0].link == "file:///archive/seeds/pages/worldwire/2016/08/putin-erdogan-repair-ties.html"
 
 
+def test_atom_links_follow_xml_base_then_the_feed_url() -> None:
+    atom = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/news/"><title>Harbour desk</title>
+<entry><title>Ferry timetable</title><link href="2024/ferry.html"/><id>tag:a</id></entry>
+<entry xml:base="https://partner.example/wire/"><title>Wire copy</title><link href="tides.html"/><id>tag:b</id></entry>
+</feed>"""
+    feed = parse_feed(atom, "https://harbour.example/feeds/atom.xml", "rss")
+    assert [e.link for e in feed.entries] == [
+        "https://harbour.example/news/2024/ferry.html",
+        "https://partner.example/wire/tides.html",
+    ]
+
+
 def test_rss_entry_keeps_feed_metadata() -> None:
     entry = parse_feed(SEED_FEED, "http://127.0.0.1/feed.xml", "rss").entries[0]
     assert entry.title and entry.summary and entry.guid

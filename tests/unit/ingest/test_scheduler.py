@@ -15,11 +15,30 @@ def test_every_source_is_due_at_start() -> None:
 
 def test_next_poll_is_within_ten_percent_of_the_interval() -> None:
     schedule = Schedule({"a": 600}, now=0.0, rng=random.Random(7))
-    schedule.due(0.0)
+    now = 0.0
+    schedule.due(now)
     for _ in range(200):
-        due = schedule.reschedule("a", now=0.0)
-        assert 540.0 <= due <= 660.0
-        schedule.due(due)
+        due = schedule.reschedule("a", now=now)
+        assert 540.0 <= due - now <= 660.0
+        assert schedule.due(due) == ["a"]
+        now = due
+
+
+def test_time_spent_waiting_for_a_busy_host_is_not_added_to_the_next_gap() -> None:
+    # Each poll starts up to 4 s after it is due (its host is busy) and takes 2 s: over many
+    # polls, gaps between poll starts stay within ±10% of the interval instead of creeping up.
+    rng = random.Random(11)
+    schedule = Schedule({"a": 60}, now=0.0, rng=rng)
+    starts = []
+    due = 0.0
+    for _ in range(300):
+        assert schedule.due(due) == ["a"]
+        start = due + rng.uniform(0, 4)
+        starts.append(start)
+        due = schedule.reschedule("a", now=start + 2)
+    gaps = [b - a for a, b in zip(starts[1:], starts[2:])]  # the first gap is the wide-jitter spread
+    assert all(54 <= gap <= 66 for gap in gaps), (min(gaps), max(gaps))
+    assert abs(sum(gaps) / len(gaps) - 60) < 1  # no drift either way
 
 
 def test_sources_added_together_spread_out() -> None:
