@@ -41,6 +41,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.local_web import serve_forever  # noqa: E402
 from ingest.client import HttpClient  # noqa: E402
 from ingest.daemon import Daemon  # noqa: E402
 from ingest.handoff import DrainReport  # noqa: E402
@@ -75,18 +76,10 @@ def _serve(port_out: multiprocessing.connection.Connection, pages: int) -> None:
     async def page(_request: web.Request) -> web.Response:
         return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/feed/{n}.xml", feed)
-        app.router.add_get("/page/{n}/{k}.html", page)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        port_out.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_get("/feed/{n}.xml", feed)
+    app.router.add_get("/page/{n}/{k}.html", page)
+    serve_forever(app, port_out)
 
 
 def _serve_hosts(port_out: multiprocessing.connection.Connection, hosts: list[str]) -> None:
@@ -100,21 +93,10 @@ def _serve_hosts(port_out: multiprocessing.connection.Connection, hosts: list[st
     async def stats(_request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(asked), content_type="application/json")
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/feed/{n}.xml", feed)
-        app.router.add_get("/stats", stats)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        first = web.TCPSite(runner, hosts[0], 0, backlog=1024)
-        await first.start()
-        port = first._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        for host in hosts[1:]:
-            await web.TCPSite(runner, host, port, backlog=256).start()
-        port_out.send(port)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_get("/feed/{n}.xml", feed)
+    app.router.add_get("/stats", stats)
+    serve_forever(app, port_out, hosts)
 
 
 async def _real_time_accuracy(
@@ -318,6 +300,7 @@ async def main() -> None:
             print(f"{args.sources} sources polled once in {wall:.1f}s; peak RSS of the daemon process {peak_mb:.0f} MB (target < 300; {rss_at_start:.0f} MB after imports)")
     finally:
         server.kill()
+    await _scraper_path(args.feeds)
     within, worst = _scheduler_accuracy(args.sources, interval_s=300, rounds=4)
     print(f"scheduler, {args.sources} sources every 300s, injected clock: {within:.1%} of polls within ±10% "
           f"of the interval (worst {worst:+.1f}s)")
@@ -327,6 +310,97 @@ async def main() -> None:
               f"{args.rt_seconds:.0f}s, politeness on:")
         for label, (within, gaps, worst) in (("all gaps", every), ("after each source's first", steady)):
             print(f"  {label:26} {within:.1%} of {gaps} polls within ±10% of the interval (worst {worst:+.1f}s)")
+
+
+# -- the scraper path (page sources), next to the feed path ------------------------------------
+
+LISTING = (ROOT / "tests/fixtures/sites/harbour-gazette/index.html").read_text(encoding="utf-8")
+
+
+def _serve_scrape(port_out: multiprocessing.connection.Connection) -> None:
+    """Per source n: a listing page /s{n}/ (the fixture front page, its links under /s{n}/) and a feed
+    /f{n}.xml with as many items as the listing has articles; both change on every request (a
+    counter), so every poll goes all the way: parse, decide, look up what is new."""
+    counter = 0
+
+    async def listing(request: web.Request) -> web.Response:
+        nonlocal counter
+        counter += 1
+        n = request.match_info["n"]
+        body = LISTING.replace('href="/', f'href="/s{n}/') + f"<!-- {counter} -->"
+        return web.Response(text=body, content_type="text/html")
+
+    async def feed(request: web.Request) -> web.Response:
+        nonlocal counter
+        counter += 1
+        n = int(request.match_info["n"])
+        body = _feed(n, 8, f"http://{request.host}").replace(b"<title>Feed", f"<title>Feed {counter}".encode())
+        return web.Response(body=body, content_type="application/rss+xml")
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/s{n}/", listing)
+    app.router.add_get("/f{n}.xml", feed)
+    app.router.add_get("/s{n}/{tail:.*}", page)
+    app.router.add_get("/page/{n}/{k}.html", page)
+    serve_forever(app, port_out)
+
+
+async def _scraper_path(count: int) -> None:
+    """Page sources against feeds in the same run: polls per second and CPU per poll when every
+    body changed but nothing is new (the detection path: fetch, parse, decide each link, look up
+    the seen state), and the parse-and-decide cost alone, per listing page and per link."""
+    from ingest.feeds import parse_feed
+    from ingest.listing import read_listing
+
+    receive, send = multiprocessing.Pipe(duplex=False)
+    server = multiprocessing.get_context("spawn").Process(target=_serve_scrape, args=(send,), daemon=True)
+    server.start()
+    port = receive.recv()
+    allow = [f"127.0.0.0/8:{port}"]
+    pages = [
+        Source.model_validate({"name": f"p{n}", "kind": "page", "url": f"http://127.0.0.1:{port}/s{n}/", "allow_hosts": allow})
+        for n in range(count)
+    ]
+    feeds = [
+        Source.model_validate({"name": f"f{n}", "url": f"http://127.0.0.1:{port}/f{n}.xml", "allow_hosts": allow})
+        for n in range(count)
+    ]
+    figures = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, sources in (("feed", feeds), ("page", pages)):
+                owner = ThreadPoolExecutor(1)
+                state = SqliteFeedState(Path(tmp) / f"{label}.sqlite3", owner)
+                first_wall, _cpu, articles = await _daemon_round(sources, state)  # everything new
+                wall, cpu, _ = await _daemon_round(sources, state)  # every body changed, nothing new
+                await state.close()
+                figures[label] = (count / wall, cpu / count * 1000, articles / first_wall, articles)
+    finally:
+        server.kill()
+    page_url = "https://harbour-gazette.example/"
+    links = len(read_listing(LISTING, page_url).decisions)
+    feed_body = _feed(0, 8, "https://feeds.example")
+    rounds = 200
+    cpu = time.process_time()
+    for _ in range(rounds):
+        read_listing(LISTING, page_url)
+    listing_ms = (time.process_time() - cpu) / rounds * 1000
+    cpu = time.process_time()
+    for _ in range(rounds):
+        parse_feed(feed_body, "https://feeds.example/f.xml", "rss")
+    feed_ms = (time.process_time() - cpu) / rounds * 1000
+    (page_polls, page_cpu, page_first, page_articles), (feed_polls, feed_cpu, feed_first, feed_articles) = figures["page"], figures["feed"]
+    print(f"scraper path: {count} page sources (a {len(LISTING) // 1024} KB listing, {links} links, "
+          f"{page_articles // count} articles) next to {count} feeds ({feed_articles // count} items), same origin")
+    print(f"{'':34}{'page':>10}{'feed':>10}{'ratio':>8}")
+    print(f"{'polls/s, body changed, none new':34}{page_polls:10.0f}{feed_polls:10.0f}{page_polls / feed_polls:8.2f}")
+    print(f"{'CPU ms per poll, detection':34}{page_cpu:10.2f}{feed_cpu:10.2f}{page_cpu / feed_cpu:8.2f}")
+    print(f"{'first round, articles/s':34}{page_first:10.0f}{feed_first:10.0f}{page_first / feed_first:8.2f}")
+    print(f"{'parse+decide CPU ms per document':34}{listing_ms:10.2f}{feed_ms:10.2f}{listing_ms / feed_ms:8.2f}")
+    print(f"{'  per link decided / feed item':34}{listing_ms / links:10.3f}{feed_ms / 8:10.3f}")
 
 
 if __name__ == "__main__":

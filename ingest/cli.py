@@ -17,12 +17,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingest import cli_index, cli_search, cli_sources, serve
+from ingest import cli_index, cli_ledger, cli_preview, cli_search, cli_sources, cli_status, operate, serve
 from ingest.client import HttpClient
 from ingest.daemon import Daemon, RunReport, install_stop_signals
-from ingest.errors import SourcesFileError
-from ingest.handoff import CeleryHandoff, Handoff, LocalHandoff
+from ingest.errors import DaemonAlreadyRunning, SourcesFileError
+from ingest.handoff import CeleryHandoff, Handoff
+from ingest.lifecycle import DataDirLock
 from ingest.logs import configure_logging, get_logger
+from ingest.metrics import FlushCountingState
 from ingest.settings import Settings, load_settings
 from ingest.sources import SourcesFile, load_sources
 from ingest.state import FeedState, RedisFeedState, SeenLimits, SqliteFeedState
@@ -80,10 +82,13 @@ def _parser() -> argparse.ArgumentParser:
 # a function (settings, args) -> exit code.
 _COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = (
     cli_sources.register,
+    cli_preview.register,
     cli_search.register,
     cli_index.register,
     serve.register,
     cli_extract.register,
+    cli_status.register,
+    cli_ledger.register,
 )
 
 
@@ -117,7 +122,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         index=settings.elasticsearch_url or str(settings.sqlite_path),
         once=args.once,
     )
-    report = asyncio.run(_run_async(settings, sources, once=args.once, sources_path=path))
+    try:
+        with DataDirLock(settings.data_dir):  # one daemon per data directory
+            report = asyncio.run(_run_async(settings, sources, once=args.once, sources_path=path))
+    except DaemonAlreadyRunning as exc:
+        print(f"newsingest: refusing to start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if report is None:
         return EXIT_OK
     return _summarize(report)
@@ -128,18 +138,23 @@ async def _run_async(
 ) -> RunReport | None:
     with _wiring(settings) as (state, handoff):
         async with HttpClient(settings.http) as client:
-            daemon = Daemon(settings, sources.enabled, client, state, handoff, sources_path=sources_path)
+            leases = operate.source_leases(settings)
+            counted = FlushCountingState(state)  # failed state writes show in /metrics
+            daemon = Daemon(settings, sources.enabled, client, counted, handoff, sources_path=sources_path, leases=leases)
             try:
                 if once:
                     return await daemon.run_once()
                 stop = asyncio.Event()
                 install_stop_signals(stop)
-                await daemon.run_forever(stop)
-                await handoff.drain(settings.shutdown_grace_s)
+                async with operate.operated(settings, daemon, state, stop):
+                    await daemon.run_forever(stop)
+                    await handoff.drain(settings.shutdown_grace_s)
                 return None
             finally:
                 await handoff.close()
                 await state.close()
+                if leases is not None:
+                    await leases.close()
 
 
 @contextmanager
@@ -161,11 +176,11 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
             settings.queue_high_water,
             settings.queue_low_water,
         )
-        yield RedisFeedState(settings.redis_url, settings.key_prefix, SeenLimits.from_settings(settings.polling)), handoff
+        with cli_ledger.distributed_handoff(settings, handoff) as ledgered:  # jobs in the ledger first
+            yield RedisFeedState(settings.redis_url, settings.key_prefix, SeenLimits.from_settings(settings.polling)), ledgered
         return
-    from workers.batch import store_prepared
+    from workers.health_state import SqliteExtractionHealth
     from workers.index.sqlite import SqliteDeadLetters, SqliteIndex, open_database
-    from workers.pipeline import prepare
     from workers.state_sqlite import SqliteStoryState
 
     # One thread owns the SQLite file: dedupe look-ups, index writes and feed state run there.
@@ -175,9 +190,9 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
         index = SqliteIndex(db)
         owner.submit(index.ensure_ready).result()
         state = owner.submit(SqliteStoryState, db, settings.dedupe).result()
-        store = partial(store_prepared, dedupe=state, index=index, dead_letters=SqliteDeadLetters(db))
-        prepare_job = partial(prepare, people_and_orgs=settings.enrich.people_and_orgs)  # picklable for the pool
-        handoff = LocalHandoff(prepare_job, store, settings.processing_workers, owner)
+        health = owner.submit(SqliteExtractionHealth, db, settings.health).result()
+        # The hardened pool behind the job ledger (ingest/cli_ledger.py).
+        handoff = cli_ledger.standalone_handoff(settings, owner, index, SqliteDeadLetters(db), state, health)
         yield SqliteFeedState(settings.sqlite_path, owner, SeenLimits.from_settings(settings.polling)), handoff
         owner.submit(db.close).result()
     finally:
@@ -209,8 +224,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    from workers import metrics_server
     from workers.app import make_app
 
+    metrics_server.prepare(settings, sys.argv[1:])  # may re-execute this command (multiprocess metrics)
     app = make_app(settings)
     concurrency = args.concurrency or settings.celery.concurrency
     log.info("worker_starting", queue=settings.celery.queue, concurrency=concurrency)

@@ -1,5 +1,6 @@
-"""`newsingest sources status` and `sources check --discover`: what each source did last, and
-what feed discovery finds for `site` sources. Reads state; never changes it.
+"""`newsingest sources status` and `sources check --discover`: what each source did last (and how its
+extraction is going: layout drift), and what feed discovery finds for `site` sources. Reads state; never
+changes it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,9 @@ from ingest.poll import request_policy
 from ingest.settings import Settings
 from ingest.sources import Source, SourcesFile, load_sources
 from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
+from workers.errors import TransientError
+from workers.health_report import source_health
+from workers.health_state import SourceHealth
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -37,7 +41,7 @@ def register(commands: Any, sources_commands: Any) -> None:
     check = sources_commands.choices.get("check")
     if check is not None:
         check.add_argument("--discover", action="store_true", help="fetch site sources' home pages and list their feeds")
-        check.set_defaults(command=_with_discovery(check.get_default("command")))
+        check.set_defaults(command=then_for_kind(check.get_default("command"), "discover", "site", _discover_all))
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
@@ -48,14 +52,52 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     records = asyncio.run(_records(settings, sources))
+    health = _extraction_health(settings, [s.name for s in sources.sources])
     now = time.time()
     for source in sources.sources:
         record = records.get(source.name, FeedRecord())
+        extraction = health.get(source.name)
         if args.json:
-            print(json.dumps({"source": source.name, "enabled": source.enabled, **asdict(record)}))
+            extra = {"extraction": asdict(extraction)} if extraction else {}
+            print(json.dumps({"source": source.name, "enabled": source.enabled, **asdict(record), **extra}))
         else:
-            print(_status_text(source, record, now))
+            print("\n".join([_status_text(source, record, now), *_health_lines(extraction, now)]))
     return EXIT_OK
+
+
+def _extraction_health(settings: Settings, names: list[str]) -> dict[str, SourceHealth]:
+    try:
+        return source_health(settings, names)
+    except TransientError as exc:
+        print(f"newsingest: extraction health unavailable: {exc}", file=sys.stderr)
+        return {}
+
+
+def _health_lines(health: SourceHealth | None, now: float) -> list[str]:
+    """Extraction figures of the recent window, and one line per layout drift: "drifting: median words 640 → 45"."""
+    if health is None:
+        return []
+    recent = health.windows.recent
+    lines = [
+        f"    extraction, last {recent.pages} pages: no text {_share(recent.no_text_share)}"
+        f" · median words {_number(recent.median_words)} · fallback {_share(recent.fallback_share)}"
+        f" · boilerplate dropped {_share(recent.boilerplate_share)}"
+    ]
+    for drift in health.drifts:
+        label = drift.metric.replace("_share", "").replace("_", " ")
+        show = _number if drift.metric == "median_words" else _share
+        lines.append(
+            f"    drifting: {label} {show(drift.before)} → {show(drift.after)} (since {_ago(drift.since, now)})"
+        )
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 async def _records(settings: Settings, sources: SourcesFile) -> dict[str, FeedRecord]:
@@ -95,13 +137,18 @@ def _status_text(source: Source, record: FeedRecord, now: float) -> str:
     return "\n".join(lines)
 
 
-def _with_discovery(check: Command) -> Command:
+def then_for_kind(
+    check: Command, flag: str, kind: str, action: Callable[[Settings, list[Source]], Coroutine[Any, Any, int]]
+) -> Command:
+    """`sources check`, then, when `--<flag>` was given and the file is valid, `action` on the
+    sources of one kind (network work that plain `check` never does)."""
+
     def run(settings: Settings, args: argparse.Namespace) -> int:
         code = check(settings, args)
-        if code != EXIT_OK or not args.discover:
+        if code != EXIT_OK or not getattr(args, flag):
             return code
         sources = load_sources(args.path or settings.sources)
-        return asyncio.run(_discover_all(settings, [s for s in sources.sources if s.kind == "site"]))
+        return asyncio.run(action(settings, [s for s in sources.sources if s.kind == kind]))
 
     return run
 

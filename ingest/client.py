@@ -190,7 +190,7 @@ class HttpClient:
 
     async def get(self, url: str, policy: RequestPolicy) -> Response:
         """GET url following redirects hop by hop; 304 is returned, other 4xx/5xx raise BadStatus."""
-        if urlsplit(url).scheme == "file":
+        if url[:5].lower() == "file:":
             return await asyncio.to_thread(_read_local, url, policy, self._settings.max_bytes)
         try:
             allow = AllowList.parse(policy.allow_hosts)
@@ -215,10 +215,9 @@ class HttpClient:
             if current in visited:
                 raise RedirectError(current, "redirect loop", policy.source)
             visited.add(current)
-            _check_literal_host(current, policy)
-            _current_host.set(urlsplit(current).hostname)
+            _current_host.set(_check_literal_host(current, policy))
             try:
-                async with session.get(current, allow_redirects=False, headers=dict(policy.extra_headers)) as resp:
+                async with session.get(current, allow_redirects=False, headers=policy.extra_headers or None) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         current = urljoin(current, resp.headers["Location"])
                         if urlsplit(current).scheme not in ("http", "https"):
@@ -302,13 +301,15 @@ def _guarded_socket(addr_info: tuple[Any, ...]) -> socket.socket:
     return socket.socket(family, type_, proto)
 
 
-def _check_literal_host(url: str, policy: RequestPolicy) -> None:
+def _check_literal_host(url: str, policy: RequestPolicy) -> str | None:
+    """Refuse a URL whose literal host may not be reached; returns its host name."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    hostname = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    refusal = _literal_host_refusal(host, port, _allowed_hosts.get())
+    refusal = _literal_host_refusal(hostname or "", port, _allowed_hosts.get())
     if refusal is not None:
         raise BlockedAddress(url, refusal, policy.source)
+    return hostname
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,13 +24,16 @@ from ingest.client import HttpClient
 from ingest.errors import BadStatus, IngestError
 from ingest.fetch import fetch_page
 from ingest.handoff import DrainReport, Handoff
+from ingest import metrics
 from ingest.jobs import ArticleJob, DiscoveredVia, FeedEntry
+from ingest.leases import SourceLeases
 from ingest.logs import get_logger
 from ingest.politeness import HostGate, HostPacer, PoliteClient, host_key
 from ingest.poll import PollOptions, PollResult, poll_source
 from ingest.reload import SourcesWatcher
 from ingest.robots import RobotsCache
 from ingest.scheduler import Schedule, adapt_interval, cache_floor_s, next_delay_s
+from ingest.scrape import HostTurns, poll_page_source
 from ingest.settings import Settings
 from ingest.sources import Source, SourcesFile
 from ingest.state import FeedRecord, FeedState
@@ -82,6 +85,7 @@ class Daemon:
         *,
         sources_path: Path | None = None,
         clock: Callable[[], float] = time.time,
+        leases: SourceLeases | None = None,
     ) -> None:
         self._settings = settings
         self._sources = {s.name: s for s in sources if s.enabled}
@@ -98,6 +102,8 @@ class Daemon:
             discovery_refresh_s=settings.polling.discovery_refresh_s,
         )
         self._schedule: Schedule | None = None
+        self._leases = leases  # distributed: poll only sources whose lease this daemon holds
+        self._watcher: SourcesWatcher | None = None
         self._in_flight: dict[str, asyncio.Future[SourceReport]] = {}
         self._background: set[asyncio.Task[None]] = set()
         # Sources in flight (queued for a host, polled, or fetching pages): fetched pages wait in
@@ -128,11 +134,15 @@ class Daemon:
             if self._sources_path is not None
             else None
         )
+        self._watcher = watcher
         async with self._workers() as group:
             if watcher is not None:
                 group.create_task(watcher.run(stop))
+            if self._leases is not None:
+                self._spawn(self._leases.keep_alive())
             while not stop.is_set():
-                await self._handoff.wait_ready()  # backpressure: no new polls past the high-water mark
+                with metrics.BACKPRESSURE_PAUSED.track_inprogress():
+                    await self._handoff.wait_ready()  # backpressure: no new polls past the high-water mark
                 for name in schedule.due(self._clock()):
                     source = self._sources.get(name)
                     if source is not None and name not in self._in_flight:
@@ -143,6 +153,12 @@ class Daemon:
                 except TimeoutError:
                     pass
             await self._finish_in_flight()
+            if self._leases is not None:
+                await self._leases.release_all()
+
+    async def reload_sources(self) -> bool:
+        """SIGHUP: re-read the sources file now; True when a changed, valid file was applied."""
+        return await self._watcher.check() if self._watcher is not None else False
 
     def _workers(self) -> _WorkerPools:
         return _WorkerPools(self)
@@ -197,6 +213,12 @@ class Daemon:
     # -- one source ------------------------------------------------------------------------
 
     async def _dispatch_and_forget(self, source: Source) -> None:
+        if self._leases is not None and not await self._leases.claim(source.name):
+            # Another daemon polls it: ask again later, in time to take over if that one dies.
+            if self._schedule is not None and source.name in self._sources:
+                due = self._clock() + min(self._leases.retry_after_s, source.poll_interval_s)
+                self._schedule.add(source.name, _clamp(source.poll_interval_s, source), due)
+            return
         await self._dispatch(source)
 
     async def _dispatch(self, source: Source) -> SourceReport:
@@ -225,8 +247,11 @@ class Daemon:
         structlog.contextvars.bind_contextvars(source=source.name)
         started = time.monotonic()
         report = SourceReport(source.name)
+        if self._schedule is not None:
+            metrics.SCHEDULE_LAG.observe(max(0.0, self._clock() - self._schedule.last_due_at(source.name, self._clock())))
         try:
             result = await self._poll(source, report)
+            metrics.record_poll(source.name, report.ok, report.status, report.entries_new, time.monotonic() - started)
         finally:
             structlog.contextvars.unbind_contextvars("source")
             # The host's slot is free once the feed is read: its pages queue for slots of their own.
@@ -239,7 +264,11 @@ class Daemon:
 
     async def _poll(self, source: Source, report: SourceReport) -> PollResult | None:
         try:
-            result = await poll_source(self._fetcher, source, self._state, self._options)
+            if source.kind == "page":  # listing pages: each request waits for its host's turn
+                turns = HostTurns(self._gate, _paced_host(source.url))
+                result = await poll_page_source(self._fetcher, source, self._state, self._options, turns)
+            else:
+                result = await poll_source(self._fetcher, source, self._state, self._options)
         except IngestError as exc:
             _failed(report, exc)
             log.error("poll_failed", error_type=type(exc).__name__, error=str(exc), url=source.url)
@@ -295,6 +324,7 @@ class Daemon:
         report.articles_fetched, report.articles_failed = len(jobs), len(failed)
         for start in range(0, len(jobs), self._settings.batch_size):
             await self._handoff.submit(jobs[start : start + self._settings.batch_size])
+            metrics.record_handoff(source.name, len(jobs[start : start + self._settings.batch_size]))
         # Only handed-off entries count as seen; failed pages are tried again next poll, until
         # their retry budget is spent.
         await self._state.mark_seen(source.name, [job.entry.seen_key for job in jobs if job.entry])
@@ -357,8 +387,9 @@ class Daemon:
         while True:
             item = await self._pages.get()
             structlog.contextvars.bind_contextvars(source=item.source.name)
+            fetch_started = time.monotonic()
             try:
-                via: DiscoveredVia = "sitemap" if item.source.kind == "sitemap" else "feed"
+                via: DiscoveredVia = _VIA.get(item.source.kind, "feed")
                 item.outcome.set_result(await fetch_page(self._fetcher, item.source, item.entry, via))
             except IngestError as exc:
                 log.warning("article_fetch_failed", error_type=type(exc).__name__, error=str(exc), url=item.entry.link)
@@ -370,6 +401,8 @@ class Daemon:
                 structlog.contextvars.unbind_contextvars("source")
                 if not item.outcome.done():
                     item.outcome.cancel()
+                else:
+                    metrics.record_page(item.source.name, item.outcome.result(), time.monotonic() - fetch_started)
                 if item.host is not None:
                     self._gate.finish(item.host)
 
@@ -406,6 +439,9 @@ class _WorkerPools:
             await self._group.__aexit__(None, None, None)
         finally:
             await self._daemon._state.flush()  # what the last polls recorded
+
+
+_VIA: dict[str, DiscoveredVia] = {"sitemap": "sitemap", "page": "page"}
 
 
 def _paced_host(url: str) -> str | None:

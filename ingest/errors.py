@@ -21,6 +21,21 @@ class SourcesFileError(IngestError):
         return "\n".join([header, *self.problems])
 
 
+class DaemonAlreadyRunning(IngestError):
+    """Another daemon holds the data directory's lock (ingest/lifecycle.py)."""
+
+    def __init__(self, lock_path: str, pid: int | None) -> None:
+        super().__init__(lock_path, pid)
+        self.lock_path, self.pid = lock_path, pid
+
+    def __str__(self) -> str:
+        holder = f"process {self.pid}" if self.pid else "another process"
+        return (
+            f"another daemon is running on this data directory: {holder} holds the lock {self.lock_path} "
+            "(stop it first, or give this one its own NEWSINGEST_DATA_DIR)"
+        )
+
+
 class _UrlError(IngestError):
     """An error about one URL, read as one line: `<reason>: <url> (source=<name>)`."""
 

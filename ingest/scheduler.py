@@ -96,6 +96,10 @@ class Schedule:
     def due_at(self, name: str) -> float | None:
         return self._due_at.get(name)
 
+    def last_due_at(self, name: str, default: float) -> float:
+        """When `name` was last due (popped by `due`); `default` for a source never popped."""
+        return self._last_due.get(name, default)
+
     @property
     def names(self) -> Iterable[str]:
         return self._intervals.keys()

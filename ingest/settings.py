@@ -70,9 +70,11 @@ class CelerySettings(BaseModel):
 
     queue: str = "newsingest"
     concurrency: int = Field(2, ge=1, description="worker processes per `newsingest worker`")
-    visibility_timeout_s: int = Field(3600, ge=60)
+    # Above the worst age of an unacked message: the hard time limit (soft + 30 s) plus the longest
+    # retry countdown (an ETA task is held unacked). A killed worker's batches come back after it.
+    visibility_timeout_s: int = Field(900, ge=60)
     max_retries: int = Field(5, ge=0, description="budget for transient errors other than an unavailable index")
-    retry_backoff_max_s: int = Field(600, ge=1, description="kept well below the visibility timeout")
+    retry_backoff_max_s: int = Field(300, ge=1, description="kept well below the visibility timeout")
     soft_time_limit_s: int = Field(120, ge=1, description="per batch; a pathological page cannot hold a worker")
 
 
@@ -118,6 +120,71 @@ class EnrichSettings(BaseModel):
     )
 
 
+class HealthSettings(BaseModel):
+    """Extraction health per source (workers.drift): a recent window of pages against the source's history."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recent_pages: int = Field(20, ge=4, description="a source's latest pages, compared with its history")
+    history_pages: int = Field(200, ge=4, description="pages before the recent window that make a source's normal")
+    min_history_pages: int = Field(
+        40, ge=4, description="history a source needs before drift is judged (no warnings for new sources)"
+    )
+    drift_max_chance: float = Field(
+        1e-6, gt=0, lt=1, description="how unlikely by luck a recent window's figure must be to raise a drift"
+    )
+    keep_days: int = Field(90, ge=1, description="a source unheard of this long has its figures forgotten")
+
+
+class OpsSettings(BaseModel):
+    """Operating the daemon: its HTTP endpoint (/healthz, /readyz, /metrics), the workers' metrics port,
+    and the per-source leases that let daemons share one Redis (ingest/leases.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    http_enabled: bool = Field(False, description="serve /healthz, /readyz and /metrics from the daemon")
+    http_host: str = Field("127.0.0.1", description="address the daemon's endpoint binds (loopback unless set)")
+    http_port: int = Field(9464, ge=0, le=65535, description="the daemon's endpoint port (0: any free port)")
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="a Celery worker's /metrics port (all its processes); unset: off"
+    )
+    worker_metrics_host: str = Field("127.0.0.1", description="address a worker's /metrics binds")
+    worker_metrics_dir: Path | None = Field(
+        None, description="prometheus-client multiprocess files (default: <data_dir>/metrics-<port>)"
+    )
+    loop_stall_s: float = Field(10.0, gt=0, description="/healthz fails when the event loop was this late")
+    lease_ttl_s: float = Field(
+        60.0, ge=2, description="distributed: a source's lease lasts this long unrenewed (a standby waits it out)"
+    )
+
+
+class ReliabilitySettings(BaseModel):
+    """The job ledger, its reconciler and the limits that keep one bad page or process from losing work."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    article_time_limit_s: float = Field(
+        30.0, gt=0, description="preparing one page longer than this dead-letters it (the rest of its batch goes on)"
+    )
+    reconcile_interval_s: float = Field(30.0, gt=0, description="how often the daemon reconciles its ledger")
+    reconcile_timeout_s: float = Field(
+        3600.0,
+        gt=0,
+        description="a job not done this long after its hand-off is re-enqueued; keep it above the Celery "
+        "visibility timeout plus the worst batch time (hard time limit) plus the longest queue wait",
+    )
+    reconcile_max_sends: int = Field(
+        3, ge=1, description="hand-offs of one job before it is dead-lettered as lost in transit"
+    )
+    ledger_retention_s: float = Field(7 * 24 * 3600.0, gt=0, description="ended jobs are kept in the ledger this long")
+    pool_retry_budget: int = Field(
+        2, ge=1, description="standalone: times a job may be in a pool process that dies before it is dead-lettered"
+    )
+    max_deliveries: int = Field(
+        3, ge=1, description="distributed: deliveries of one batch whose worker died before it is split up or dead-lettered"
+    )
+
+
 class Settings(BaseSettings):
     """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
 
@@ -150,6 +217,9 @@ class Settings(BaseSettings):
     polling: PollingSettings = PollingSettings()
     dedupe: DedupeSettings = DedupeSettings()
     enrich: EnrichSettings = EnrichSettings()
+    health: HealthSettings = HealthSettings()
+    reliability: ReliabilitySettings = ReliabilitySettings()
+    ops: OpsSettings = OpsSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -20,11 +20,21 @@ from ruamel.yaml.error import MarkedYAMLError
 from ingest.client import check_allow_entry
 from ingest.errors import SourcesFileError
 from ingest.jobs import SourceSnapshot
+from ingest.listing import check_pattern, check_selector
 
-SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap", "site"]
+SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap", "site", "page"]
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _MIN_POLL_INTERVAL_S = 30
+
+
+def _web_or_file_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return value
+    if parts.scheme == "file" and parts.path:
+        return value
+    raise ValueError(f"{value!r} is not an http(s) or file: URL")
 
 
 def parse_duration_s(value: object) -> int:
@@ -39,6 +49,48 @@ def parse_duration_s(value: object) -> int:
         raise ValueError(f"{text!r} is not a duration (try 15m)")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+class ScrapeHints(BaseModel):
+    """A `page` source's optional hints: more listing pages, URL patterns, where links and bodies are."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listing_urls: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()  # regexes searched in a link's URL: only matching links are taken
+    exclude: tuple[str, ...] = ()  # regexes searched in a link's URL: matching links are never taken
+    link_selector: str | None = None  # CSS: links are read only inside these elements
+    body_selector: str | None = None  # CSS: handed to the worker, for sites generic extraction misreads
+    max_new_links: int = Field(50, ge=1, le=1000)  # per poll, newest first; the rest come next poll
+    backfill_pages: int = Field(3, ge=1, le=50)  # first poll: pages read per listing, following "next"
+    extra_domains: tuple[str, ...] = ()  # other hosts or domains whose links count as the site's own
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            check_pattern(pattern)
+        return value
+
+    @field_validator("link_selector", "body_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None else check_selector(value)
+
+    @field_validator("listing_urls")
+    @classmethod
+    def _listing_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            _web_or_file_url(url)
+        return value
+
+    @field_validator("extra_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for domain in value:
+            if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", domain):
+                raise ValueError(f"{domain!r} is not a host name (no scheme, no path: news.example.com)")
+        return tuple(d.lower() for d in value)
 
 
 class Source(BaseModel):
@@ -62,6 +114,15 @@ class Source(BaseModel):
         description="host:port pairs or networks (10.0.0.0/8[:port]) this source may reach"
         " even though they are not public addresses",
     )
+    scrape: ScrapeHints | None = None  # `page` sources only
+
+    @field_validator("scrape")
+    @classmethod
+    def _scrape_only_for_pages(cls, value: ScrapeHints | None, info: ValidationInfo) -> ScrapeHints | None:
+        kind = info.data.get("kind")
+        if value is not None and kind is not None and kind != "page":
+            raise ValueError(f"only `kind: page` sources take scrape hints (this one is {kind})")
+        return value
 
     @field_validator("poll_interval_s", "min_interval_s", "max_interval_s", mode="before")
     @classmethod
@@ -95,26 +156,34 @@ class Source(BaseModel):
     @field_validator("url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.hostname:
-            return value
-        if parts.scheme == "file" and parts.path:
-            return value
-        raise ValueError(f"{value!r} is not an http(s) or file: URL")
+        return _web_or_file_url(value)
 
     @property
     def is_local(self) -> bool:
-        return urlsplit(self.url).scheme == "file"
+        return self.url[:5].lower() == "file:"  # asked per request: no full URL split
 
     @property
     def local_root(self) -> Path | None:
         """The folder a file: source may read from: the one holding its feed."""
         return Path(urlsplit(self.url).path).parent if self.is_local else None
 
+    @property
+    def scrape_hints(self) -> ScrapeHints:
+        """A page source's hints, the defaults when it gives none."""
+        return self.scrape or _NO_HINTS
+
     def snapshot(self) -> SourceSnapshot:
         return SourceSnapshot(
-            name=self.name, kind=self.kind, url=self.url, tags=self.tags, language=self.language
+            name=self.name,
+            kind=self.kind,
+            url=self.url,
+            tags=self.tags,
+            language=self.language,
+            body_selector=self.scrape.body_selector if self.scrape else None,
         )
+
+
+_NO_HINTS = ScrapeHints()
 
 
 class SourcesFile(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ SEEDS = ROOT / "seeds"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 SLOW_PAGE_DELAY_S = 30.0
+HITS = web.AppKey("hits", dict[str, int])
 
 
 def _app() -> web.Application:
@@ -45,8 +46,39 @@ def _app() -> web.Application:
     return app
 
 
+def site_app(root: Path, redirects: Mapping[str, str] | None = None) -> web.Application:
+    """A site folder served at the origin's root, as a CMS would: `/dir/` is dir/index.html, `/x` is
+    x.html, `/dir/?page=N` is dir/page-N.html; `redirects` maps a path to a Location. Every request is
+    counted in `app[HITS]` by path and query."""
+    app = web.Application()
+    hits: dict[str, int] = {}
+    app[HITS] = hits
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        hits[request.path_qs] = hits.get(request.path_qs, 0) + 1
+        if redirects and request.path in redirects:
+            raise web.HTTPFound(redirects[request.path])
+        relative = request.path.strip("/")
+        if ".." in relative.split("/"):
+            raise web.HTTPNotFound()
+        number = request.query.get("page", "1")
+        if request.path.endswith("/") or not relative:
+            name = "index.html" if number in ("", "1") else f"page-{number}.html"
+            candidates = [root / relative / name]
+        else:
+            candidates = [root / relative, root / f"{relative}.html"]
+        for candidate in candidates:
+            if candidate.is_file():
+                return web.FileResponse(candidate)
+        raise web.HTTPNotFound()
+
+    app.router.add_get("/{tail:.*}", page)
+    return app
+
+
 class Origin:
-    def __init__(self) -> None:
+    def __init__(self, app: Callable[[], web.Application] = _app) -> None:
+        self._make_app = app
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -68,7 +100,8 @@ class Origin:
         self._loop.run_forever()
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(_app(), shutdown_timeout=0.5)
+        self.app = self._make_app()
+        self._runner = web.AppRunner(self.app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -86,6 +119,23 @@ class Origin:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+    @property
+    def hits(self) -> dict[str, int]:
+        """Requests by path and query (sites only)."""
+        return self.app[HITS]
+
+
+@contextmanager
+def running_site(root: Path, redirects: Mapping[str, str] | None = None) -> Iterator[Origin]:
+    """A fixture site (tests/fixtures/sites/<name>, or a copy of one) on its own 127.0.0.1 port."""
+    origin = Origin(lambda: site_app(root, redirects))
+    origin.start()
+    try:
+        yield origin
+    finally:
+        origin.stop()
 
 
 @contextmanager

@@ -6,9 +6,13 @@ only because a batch run twice leaves the index as if run once (ids from canonic
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from celery import Celery
+from celery.signals import worker_process_init
 
 from ingest.settings import Settings
+from workers.article_limit import warm_up
 from workers.tasks import register_tasks
 
 
@@ -42,4 +46,14 @@ def make_app(settings: Settings) -> Celery:
         result_backend_transport_options={"global_keyprefix": settings.key_prefix},
     )
     register_tasks(app, settings)
+    # Each pool child loads its models before its first article, so the per-article limit
+    # (workers.article_limit) never counts a second of lazy loading against a page.
+    worker_process_init.connect(_warm_up_child(settings.enrich.people_and_orgs), weak=False)
     return app
+
+
+def _warm_up_child(people_and_orgs: bool) -> Callable[..., None]:
+    def warm(**_: object) -> None:
+        warm_up(people_and_orgs)
+
+    return warm

@@ -7,7 +7,7 @@ dead letters here, one per article, so one bad page never fails or repeats its b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,10 +16,13 @@ from pydantic import ValidationError
 
 from ingest.jobs import ArticleJob
 from ingest.logs import get_logger
+from workers import metrics
 from workers.documents import Article, DeadLetter, DeadLetterStage
+from workers.drift import DriftChange
 from workers.errors import InvalidJob, PermanentError, TransientError
+from workers.health import PageHealth, article_health, failure_health
 from workers.pipeline import Draft, finish, prepare
-from workers.ports import DeadLetterStore, IndexBackend, StoryState
+from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, StoryState
 
 log = get_logger(__name__)
 
@@ -67,13 +70,18 @@ def process_messages(
     index: IndexBackend,
     dead_letters: DeadLetterStore,
     people_and_orgs: bool = False,
+    health: ExtractionHealthStore | None = None,
+    prepare_one: Callable[[ArticleJob], Draft | Exception] | None = None,
 ) -> BatchReport:
-    """The whole batch in this process (what a Celery task does)."""
+    """The whole batch in this process (what a Celery task does). `prepare_one` replaces
+    prepare_safely (e.g. under a per-article time limit: workers.article_limit)."""
     jobs, invalid = validate_jobs(messages)
     if invalid:
         dead_letters.record(invalid)
-    prepared = [(job, prepare_safely(job, people_and_orgs)) for job in jobs]
-    report = store_prepared(prepared, dedupe, index, dead_letters)
+        metrics.record_dead_letters([(letter.source, letter.stage) for letter in invalid])
+    prepare_job = prepare_one or (lambda job: prepare_safely(job, people_and_orgs))
+    prepared = [(job, prepare_job(job)) for job in jobs]
+    report = store_prepared(prepared, dedupe, index, dead_letters, health=health)
     return BatchReport(report.indexed, report.duplicates, report.dead_letters + len(invalid))
 
 
@@ -83,13 +91,16 @@ def store_prepared(
     index: IndexBackend,
     dead_letters: DeadLetterStore,
     now: datetime | None = None,
+    health: ExtractionHealthStore | None = None,
 ) -> BatchReport:
     """The stateful half: boilerplate counts and dedupe look-ups in job order, one bulk write, dead letters
-    for the rest. `dedupe` is the shared StoryState (exact claims, near-duplicate index, line counts)."""
+    for the rest. `dedupe` is the shared StoryState (exact claims, near-duplicate index, line counts);
+    `health`, when given, records how extraction went on each page and logs layout drift."""
     now = now or datetime.now(UTC)
     letters: list[DeadLetter] = []
     articles: list[Article] = []
     jobs_by_doc: dict[str, ArticleJob] = {}
+    pages: list[PageHealth] = []
     for job, outcome in prepared:
         if isinstance(outcome, TransientError):
             raise outcome
@@ -97,10 +108,16 @@ def store_prepared(
             # Anything prepare() raised that is not transient will fail again on the same page.
             letters.append(dead_letter(job, "extract", outcome, now))
             log.warning("article_dead_lettered", url=job.url, error_type=type(outcome).__name__, error=str(outcome))
+            metrics.record_failure(job.source.name, outcome)
+            page = failure_health(job, outcome)
+            if page is not None:
+                pages.append(page)
             continue
         article = finish(outcome, dedupe, now)
+        metrics.record_article(job.source.name, article)
         articles.append(article)
         jobs_by_doc[article.id] = job
+        pages.append(article_health(job.source.name, outcome, article))
     outcomes = index.bulk_index(articles) if articles else []
     for written in outcomes:
         if written.result == "rejected":
@@ -108,10 +125,40 @@ def store_prepared(
             letters.append(dead_letter(job, "index", PermanentError(written.reason or "rejected", job.url), now))
     if letters:
         dead_letters.record(letters)
+    metrics.record_batch_written([(o.result, jobs_by_doc[o.doc_id]) for o in outcomes], datetime.now(UTC))
+    metrics.record_dead_letters([(letter.source, letter.stage) for letter in letters])
+    if health is not None and pages:
+        # After the write: a batch retried for an unavailable index is not counted twice.
+        _record_health(health, pages, now)
     indexed = sum(1 for o in outcomes if o.result == "indexed")
     duplicates = sum(1 for a in articles if a.duplicate_of)
     log.info("batch_stored", indexed=indexed, duplicates=duplicates, dead_letters=len(letters))
     return BatchReport(indexed, duplicates, len(letters))
+
+
+def _record_health(health: ExtractionHealthStore, pages: list[PageHealth], now: datetime) -> None:
+    """Record the batch's pages; log each drift raised or cleared, once across all workers."""
+    try:
+        changes = health.record(pages, now)
+    except TransientError as exc:
+        # The monitor never fails the work it watches: these pages go uncounted.
+        log.warning("extraction_health_unrecorded", error_type=type(exc).__name__, error=str(exc), pages=len(pages))
+        return
+    for change in changes:
+        _log_drift(change)
+
+
+def _log_drift(change: DriftChange) -> None:
+    drift = change.drift
+    figures = {"before": _figure(drift.metric, drift.before), "after": _figure(drift.metric, drift.after)}
+    if change.raised:
+        log.warning("layout_drift", source=drift.source, metric=drift.metric, **figures)
+    else:
+        log.info("layout_drift_cleared", source=drift.source, metric=drift.metric, **figures)
+
+
+def _figure(metric: str, value: float) -> float | int:
+    return round(value) if metric == "median_words" else round(value, 2)
 
 
 def dead_letter(job: ArticleJob, stage: DeadLetterStage, error: BaseException, now: datetime) -> DeadLetter:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 # A line of at least this many words that ends like a sentence is story text, whatever it says.
 SENTENCE_MIN_WORDS = 8
@@ -102,6 +103,15 @@ _SPACE_BEFORE_COLON = re.compile(r"\s+:")
 _LABEL_TRIM = " \t.:;,!?-–—|•·»«›‹>→*#\"'“”‘’()[]"
 
 
+@dataclass(frozen=True)
+class Cleaned:
+    """drop_noise()'s text, and how many of the input's non-blank lines it dropped (a health figure)."""
+
+    text: str
+    lines_in: int
+    lines_dropped: int
+
+
 def drop_noise(text: str, title: str | None = None) -> str:
     """The story lines of `text`, normalized. Idempotent: cleaning a cleaned text changes nothing.
 
@@ -109,13 +119,19 @@ def drop_noise(text: str, title: str | None = None) -> str:
     related headlines. A line that reads as a sentence (8+ words ending in . ? ! or the like, or 25+
     words) is always kept.
     """
+    return drop_noise_counted(text, title).text
+
+
+def drop_noise_counted(text: str, title: str | None = None) -> Cleaned:
+    """drop_noise(), with the count of lines it dropped (each pass only removes lines, so in - out)."""
     lines = _normalized_lines(text)
+    lines_in = len(lines)
     title_key = _key(" ".join(_normalized_lines(title))) if title else None
     # Each pass only removes lines, so this ends; a second pass catches e.g. a title repeated twice.
     while True:
         kept = _drop_trailing_headlines(_drop_leading_title(_drop_furniture(lines), title_key))
         if kept == lines:
-            return "\n\n".join(kept)
+            return Cleaned("\n\n".join(kept), lines_in, lines_in - len(kept))
         lines = kept
 
 

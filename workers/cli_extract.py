@@ -32,6 +32,9 @@ def register(commands: Any, _sources_commands: Any) -> None:
     extract.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="HTML files, or directories of them")
     extract.add_argument("--url", help="the URL the page was served under (default: its file: URL)")
     extract.add_argument("--json", action="store_true", help="one JSON document per file and line")
+    extract.add_argument(
+        "--body-selector", help="a CSS selector for the story, as a source's body_selector (try one before adding it)"
+    )
     extract.set_defaults(command=run_extract)
 
 
@@ -39,7 +42,7 @@ def run_extract(_settings: Settings, args: argparse.Namespace) -> int:
     failed = 0
     for path in page_files(args.paths):
         try:
-            draft = extract_file(path, args.url)
+            draft = extract_file(path, args.url, args.body_selector)
         except (PermanentError, OSError) as exc:
             failed += 1
             error = {"path": str(path), "error_type": type(exc).__name__, "error": str(exc)}
@@ -58,8 +61,9 @@ def page_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def extract_file(path: Path, url: str | None = None) -> Draft:
-    """prepare() on one saved page, as if fetched from `url` (its file: URL by default)."""
+def extract_file(path: Path, url: str | None = None, body_selector: str | None = None) -> Draft:
+    """prepare() on one saved page, as if fetched from `url` (its file: URL by default) for a source with
+    `body_selector`."""
     page_url = url or path.resolve().as_uri()
     job = ArticleJob(
         url=page_url,
@@ -67,7 +71,7 @@ def extract_file(path: Path, url: str | None = None) -> Draft:
         fetched_at=datetime.now(UTC),
         status=200,
         html=_decode(path.read_bytes()),
-        source=SourceSnapshot(name="extract", kind="page", url=page_url),
+        source=SourceSnapshot(name="extract", kind="page", url=page_url, body_selector=body_selector),
         discovered_via="page",
     )
     return prepare(job)

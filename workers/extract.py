@@ -10,20 +10,26 @@ from collections.abc import Iterable
 from copy import copy, deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 from urllib.parse import urljoin
 
 import lxml.html
 import trafilatura
+from cssselect import SelectorError
 from lxml import etree
+from lxml.cssselect import CSSSelector
 from trafilatura.settings import Document, Extractor
 
 from ingest.jobs import FeedEntry
 from workers.errors import NotAnArticle, UnsupportedContent
 from workers.page_metadata import page_metadata
 
-ExtractionPath = Literal["trafilatura", "trafilatura-recall", "feed-content", "feed-summary"]
+ExtractionPath = Literal["trafilatura", "trafilatura-recall", "body-selector", "feed-content", "feed-summary"]
+# Paths that mean the generic extractor missed the story and a looser net caught something: the recall retry
+# (which also takes menus and teaser lists) and the feed's own text (a summary or a truncated copy). The
+# source's body selector is not one: a person declared where that site keeps its story.
+FALLBACK_PATHS: frozenset[ExtractionPath] = frozenset({"trafilatura-recall", "feed-content", "feed-summary"})
 
 # A usable text has at least this many characters in lines that end like sentences, so a page of
 # navigation links (which the recall retry happily returns) is not an article.
@@ -35,6 +41,9 @@ MAX_TREE_DEPTH = 200
 # A text longer than a short book is a data dump or a log, not an article; past this, every later stage
 # (keywords, places, the MinHash of every shingle) would cost seconds and hundreds of MB per page.
 MAX_TEXT_CHARS = 300_000
+# With a body selector, generic extraction keeps the page when it found at least this share of the prose the
+# selector holds; below it (a teaser box, a half article) the selected elements are the story.
+SELECTOR_KEEPS_GENERIC_SHARE = 0.5
 
 # Content types that are HTML, and those that may be HTML mislabelled (the body decides).
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -54,6 +63,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _COUNT_ELEMENTS = etree.XPath("count(descendant-or-self::*)")
 # An element MAX_TREE_DEPTH + 1 levels down, the root being level 1.
 _TOO_DEEP = etree.XPath("boolean(" + "*/" * (MAX_TREE_DEPTH - 1) + "*)")
+# Inside a selected body, elements that are never story text (a person's selector is often a whole column).
+_NOT_BODY_TAGS = (
+    "script", "style", "noscript", "iframe", "template", "nav", "aside", "form", "button", "select", "svg",
+    "figure",
+)
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr",
      "table", "section", "article", "figure", "figcaption", "dd", "dt", "hr"}
@@ -85,8 +99,13 @@ def check_content_type(content_type: str | None, url: str) -> None:
         raise UnsupportedContent(f"not HTML: content type {media_type}", url)
 
 
-def extract(html: str, url: str, entry: FeedEntry | None) -> Extracted:
+def extract(html: str, url: str, entry: FeedEntry | None, body_selector: str | None = None) -> Extracted:
     """The article text of a page and its metadata, trying precision, then recall, then the feed.
+
+    `body_selector` (a source's CSS selector for its story) takes over where generic extraction fails on
+    that site: the selected elements' text is the story when it is usable and the precision pass found
+    less than half its prose (nothing, a teaser box, half an article); path "body-selector". A selector
+    that matches nothing, or no usable text, or does not parse, leaves the generic chain as it is.
 
     Raises UnsupportedContent for a body that is not HTML or a page too big to extract safely, and
     NotAnArticle when no candidate holds enough text.
@@ -96,7 +115,10 @@ def extract(html: str, url: str, entry: FeedEntry | None) -> Extracted:
     if tree is not None:
         _check_tree_shape(tree, url)
         candidates.append(("trafilatura", _trafilatura(tree, url, recall=False)))
-        if not _usable(candidates[-1][1]):
+        selected = selected_text(tree, body_selector) if body_selector else ""
+        if _usable(selected) and _prose_chars(candidates[-1][1]) < SELECTOR_KEEPS_GENERIC_SHARE * _prose_chars(selected):
+            candidates.append(("body-selector", selected))
+        elif not _usable(candidates[-1][1]):
             # Old table layouts put the story in a cell beside the navigation: as divs, it is a block.
             candidates.append(("trafilatura-recall", _trafilatura(_without_tables(tree), url, recall=True)))
     if entry is not None and not _usable(candidates[-1][1] if candidates else ""):
@@ -115,6 +137,32 @@ def extract(html: str, url: str, entry: FeedEntry | None) -> Extracted:
     return _with_metadata(text, path, tree, url, entry)
 
 
+def selected_text(tree: Any, body_selector: str) -> str:
+    """The text of the elements `body_selector` selects in `tree`, one line per block, in page order ("" when
+    it selects nothing or does not parse). Scripts, navigation, forms, asides and figures inside are left out;
+    an element inside another selected one is not read twice."""
+    selector = compiled_selector(body_selector)
+    if selector is None:
+        return ""
+    chosen = selector(tree)
+    if not chosen:
+        return ""
+    inside = set(chosen)
+    outermost = [el for el in chosen if not any(parent in inside for parent in el.iterancestors())]
+    texts = (_block_text(_without_furniture(element)) for element in outermost)
+    return "\n".join(text for text in texts if text)
+
+
+@lru_cache(maxsize=256)
+def compiled_selector(body_selector: str) -> CSSSelector | None:
+    """A source's selector, compiled once per process; None when it is not valid CSS (then it selects nothing,
+    so one typo in sources.yaml never fails that source's jobs)."""
+    try:
+        return CSSSelector(body_selector)
+    except (SelectorError, ValueError, etree.XPathError):
+        return None
+
+
 def fragment_text(fragment: str) -> str:
     """Plain text of an HTML fragment (a feed's content or summary), one line per block."""
     if not fragment.strip():
@@ -127,6 +175,21 @@ def fragment_text(fragment: str) -> str:
         return ""
     for element in list(root.iter("script", "style", "noscript", "iframe")):
         element.drop_tree()
+    return _block_text(root)
+
+
+def _without_furniture(element: Any) -> Any:
+    """A copy of a selected element without the parts that are never its story."""
+    copied = deepcopy(element)
+    copied.tail = None
+    for inner in list(copied.iter(*_NOT_BODY_TAGS)):
+        if inner is not copied:
+            inner.drop_tree()
+    return copied
+
+
+def _block_text(root: Any) -> str:
+    """The text under `root` (which this changes), one line per block, blank lines dropped."""
     for element in root.iter(*_BLOCK_TAGS):  # a block starts and ends a line
         element.text = "\n" + (element.text or "")
         element.tail = "\n" + (element.tail or "")

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ingest.jobs import ArticleJob
 from workers.boilerplate import candidate_keys, drop_lines, lasting_text
-from workers.clean import drop_noise
+from workers.clean import drop_noise_counted
 from workers.dedupe import canonical_url, clean_url, content_hash, find_duplicate
 from workers.documents import Article, document_id
 from workers.enrich import enrich, lead_summary, reading_time_s
@@ -36,6 +36,9 @@ class Draft:
     content_hash: str
     fields: dict[str, Any]
     signature: tuple[int, ...] = ()  # MinHash of the text (workers.neardup)
+    # The extracted text's non-blank lines and those the noise filter dropped (extraction health).
+    lines_in: int = 0
+    lines_dropped: int = 0
 
 
 def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
@@ -52,9 +55,10 @@ def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
         if entry is None or not (entry.content or entry.summary):
             raise NotAnArticle(f"HTTP status {job.status}", url)
         html = ""
-    extracted = extract(html, url, entry)
+    extracted = extract(html, url, entry, job.source.body_selector)
     title = extracted.title or (entry.title if entry else None)
-    text = drop_noise(extracted.text, title)
+    cleaned = drop_noise_counted(extracted.text, title)
+    text = cleaned.text
     if len(text) < MIN_TEXT_CHARS:
         raise NotAnArticle(f"text too short: {len(text)} chars once cleaned", url)
     canonical, untrusted_claim = canonical_url(url, extracted.canonical_claim, job.source.url)
@@ -97,6 +101,8 @@ def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
         content_hash=content_hash(text),
         fields=fields,
         signature=signature(lasting_text(text)),
+        lines_in=cleaned.lines_in,
+        lines_dropped=cleaned.lines_dropped,
     )
 
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from workers.documents import Article, DeadLetter
+
+if TYPE_CHECKING:
+    from workers.drift import DriftChange
+    from workers.health import PageHealth
 
 SortOrder = Literal["relevance", "newest"]
 
@@ -101,6 +105,16 @@ class DeadLetterStore(Protocol):
     def recent(self, limit: int = 50) -> list[DeadLetter]: ...
 
 
+class DeadLetterArchive(DeadLetterStore, Protocol):
+    """What `newsingest deadletters` needs beyond recording: every letter with its id, and removal."""
+
+    def all(self) -> list[tuple[str, DeadLetter]]:
+        """Every dead letter and its id (workers.index.mapping.dead_letter_id), newest first."""
+
+    def remove(self, letter_ids: Sequence[str]) -> int:
+        """Delete these letters; returns how many existed."""
+
+
 class DedupeStore(Protocol):
     def claim(self, content_hash: str, doc_id: str) -> str:
         """Register doc_id for content_hash unless another document holds it; return the holder.
@@ -135,3 +149,9 @@ class BoilerplateCounts(Protocol):
 
 class StoryState(DedupeStore, NearDuplicateIndex, BoilerplateCounts, Protocol):
     """Everything the stateful step of the pipeline (workers.pipeline.finish) keeps between articles."""
+
+
+class ExtractionHealthStore(Protocol):
+    def record(self, pages: Sequence[PageHealth], now: datetime) -> list[DriftChange]:
+        """Add the pages to their sources' windows; return the drifts they raised or cleared, each to one
+        caller only (workers.health_state)."""

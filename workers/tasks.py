@@ -15,15 +15,21 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded
 from elasticsearch import Elasticsearch
 
 from ingest.handoff import TASK_NAME
 from ingest.logs import get_logger
 from ingest.settings import Settings
+from workers import metrics
 from workers.batch import dead_letter, process_messages, validate_jobs
 from workers.dedupe_state import RedisStoryState
 from workers.errors import IndexUnavailable, TransientError
+from workers.health_state import RedisExtractionHealth
 from workers.index.elastic import ElasticDeadLetters, ElasticIndex
+from workers.ledger_marks import RedisJobMarks, TrackingDeadLetters, batch_marks, dead_marks, job_ids_of, mark_safely
+from workers.article_limit import prepare_within
+from workers.lost_workers import split_or_give_up_after_lost_workers as _split_or_give_up_after_lost_workers
 
 log = get_logger(__name__)
 
@@ -36,6 +42,9 @@ class _WorkerContext:
     index: ElasticIndex
     dead_letters: ElasticDeadLetters
     dedupe: RedisStoryState
+    health: RedisExtractionHealth
+    marks: RedisJobMarks
+    shared: redis.Redis
 
 
 _context: _WorkerContext | None = None
@@ -55,11 +64,15 @@ def _worker_context(settings: Settings) -> _WorkerContext:
         index.ensure_ready()
         dead_letters = ElasticDeadLetters(client, settings.index_alias)
         dead_letters.ensure_ready()
+        shared = redis.Redis.from_url(settings.redis_url)
         _context = _WorkerContext(
             pid=os.getpid(),
             index=index,
             dead_letters=dead_letters,
-            dedupe=RedisStoryState(redis.Redis.from_url(settings.redis_url), settings.key_prefix, settings.dedupe),
+            dedupe=RedisStoryState(shared, settings.key_prefix, settings.dedupe),
+            health=RedisExtractionHealth(shared, settings.key_prefix, settings.health),
+            marks=RedisJobMarks(shared, settings.key_prefix),
+            shared=shared,
         )
     return _context
 
@@ -76,10 +89,22 @@ def process_batch(task: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[
     countdown = retry_countdown_s(task.request.retries, celery.retry_backoff_max_s)
     try:
         context = _worker_context(settings)
+        if _split_or_give_up_after_lost_workers(task, settings, context.shared, context.dead_letters, context.marks, messages):
+            return {"indexed": 0, "duplicates": 0, "dead_letters": 0}
+        tracking = TrackingDeadLetters(context.dead_letters)
+        limit_s, people = settings.reliability.article_time_limit_s, settings.enrich.people_and_orgs
         report = process_messages(
-            messages, context.dedupe, context.index, context.dead_letters, settings.enrich.people_and_orgs
+            messages, context.dedupe, context.index, tracking, people,
+            health=context.health,
+            prepare_one=lambda job: prepare_within(job, limit_s, people),
         )
+        # Every job of a batch that returned has ended: the daemon's ledger hears it.
+        mark_safely(context.marks, batch_marks(job_ids_of(messages), tracking))
+    except SoftTimeLimitExceeded:
+        metrics.record_timeout(len(messages))
+        raise
     except IndexUnavailable as exc:
+        metrics.INDEX_RETRIES.labels("index_unavailable").inc()
         # A short cap, not retry_backoff_max_s: once the index is back, work resumes within seconds.
         wait_s = retry_countdown_s(task.request.retries, settings.index.unavailable_retry_max_s)
         log.warning(
@@ -94,6 +119,7 @@ def process_batch(task: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[
         if task.request.retries >= celery.max_retries:
             _give_up(settings, messages, exc)
             return {"indexed": 0, "duplicates": 0, "dead_letters": len(messages)}
+        metrics.INDEX_RETRIES.labels("transient").inc()
         log.warning("transient_error_retrying", error_type=type(exc).__name__, error=str(exc))
         raise task.retry(exc=exc, countdown=countdown) from exc
     return asdict(report)
@@ -103,7 +129,10 @@ def _give_up(settings: Settings, messages: list[dict[str, Any]], exc: TransientE
     jobs, invalid = validate_jobs(messages)
     now = datetime.now(UTC)
     letters = [dead_letter(job, "process", exc, now) for job in jobs] + invalid
-    _worker_context(settings).dead_letters.record(letters)
+    context = _worker_context(settings)
+    context.dead_letters.record(letters)
+    mark_safely(context.marks, dead_marks(job_ids_of(messages), f"process: {exc}"))
+    metrics.record_dead_letters([(letter.source, letter.stage) for letter in letters])
     log.error("batch_dead_lettered", error_type=type(exc).__name__, error=str(exc), jobs=len(letters))
 
 

@@ -19,9 +19,10 @@ from structlog.testing import capture_logs
 
 from ingest.client import HttpClient
 from ingest.daemon import Daemon
-from ingest.handoff import CeleryHandoff, DrainReport
+from ingest.handoff import CeleryHandoff
 from ingest.jobs import ArticleJob, FeedEntry, SourceSnapshot
 from ingest.settings import HttpSettings, PollingSettings, Settings
+from tests.recording_handoff import Recorder
 from ingest.sources import Source, load_sources
 from ingest.state import FeedState, RedisFeedState, SeenLimits, SqliteFeedState
 
@@ -51,25 +52,6 @@ class Origin:
         if request.path.startswith("/news/"):
             return web.Response(text=ARTICLE.format(request.path), content_type="text/html")
         return web.Response(status=404)
-
-
-class Recorder:
-    """The Handoff port, recording what it is given (workers are not what these tests are about)."""
-
-    def __init__(self) -> None:
-        self.jobs: list[ArticleJob] = []
-
-    async def submit(self, jobs: Sequence[ArticleJob]) -> None:
-        self.jobs.extend(jobs)
-
-    async def wait_ready(self) -> None:
-        return None
-
-    async def drain(self, timeout_s: float) -> DrainReport:
-        return DrainReport(0, 0, 0, 0)
-
-    async def close(self) -> None:
-        return None
 
 
 @pytest.fixture

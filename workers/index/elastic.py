@@ -629,6 +629,28 @@ class ElasticDeadLetters:
                 return []
         return [DeadLetter.model_validate(hit["_source"]) for hit in response["hits"]["hits"]]
 
+    def all(self) -> list[tuple[str, DeadLetter]]:
+        """Every dead letter with its id, newest first (DeadLetterArchive), a point-in-time page at a time."""
+        with _unavailable_on_errors("read dead letters", self.index):
+            try:
+                self._client.indices.refresh(index=self.index)
+            except NotFoundError:  # nothing was ever dead-lettered
+                return []
+        letters = [
+            (hit["_id"], DeadLetter.model_validate(hit["_source"]))
+            for page in point_in_time_pages(self._client, self.index, 1000)
+            for hit in page
+        ]
+        return sorted(letters, key=lambda item: (item[1].failed_at, item[0]), reverse=True)
+
+    def remove(self, letter_ids: Sequence[str]) -> int:
+        if not letter_ids:
+            return 0
+        operations = [{"delete": {"_id": letter_id}} for letter_id in letter_ids]
+        with _unavailable_on_errors("remove dead letters", self.index):
+            response = self._client.bulk(index=self.index, operations=operations, refresh=True)
+        return sum(1 for item in response["items"] if item["delete"]["status"] == 200)
+
 
 def point_in_time_pages(
     client: Elasticsearch,

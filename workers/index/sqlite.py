@@ -484,6 +484,18 @@ class SqliteDeadLetters:
             ).fetchall()
         return [DeadLetter.model_validate_json(letter) for (letter,) in rows]
 
+    def all(self) -> list[tuple[str, DeadLetter]]:
+        """Every dead letter with its id, newest first (DeadLetterArchive)."""
+        with _unavailable_on_sqlite_errors("read dead letters"):
+            rows = self._conn.execute("SELECT id, letter FROM dead_letters ORDER BY failed_at DESC, id").fetchall()
+        return [(letter_id, DeadLetter.model_validate_json(letter)) for letter_id, letter in rows]
+
+    def remove(self, letter_ids: Sequence[str]) -> int:
+        with _unavailable_on_sqlite_errors("remove dead letters"), _transaction(self._conn):
+            before = self._conn.total_changes
+            self._conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(i,) for i in letter_ids])
+            return self._conn.total_changes - before
+
 
 class SqliteDedupeStore:
     """DedupeStore over the `dedupe` table: the first document to claim a content hash holds it."""

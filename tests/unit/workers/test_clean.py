@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.clean import drop_noise
+from workers.clean import drop_noise, drop_noise_counted
 
 ROOT = Path(__file__).resolve().parents[3]
 TRUTH = (ROOT / "seeds/truth/putin-erdogan.txt").read_text(encoding="utf-8").strip()
@@ -165,3 +165,23 @@ def test_drop_noise_never_drops_a_sentence_of_eight_words(lines: list[str], titl
     for line in map(_as_drop_noise_sees_it, lines):
         if line.endswith((".", "?", "!")) and len(line.split()) >= 8:
             assert line in kept
+
+
+def test_counted_cleaning_reports_the_lines_it_dropped() -> None:
+    text = "Share\nThe board said the ferry will run twice a day from June onwards.\nAdvertisement\n\nRelated stories"
+
+    cleaned = drop_noise_counted(text)
+
+    assert (cleaned.lines_in, cleaned.lines_dropped) == (4, 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_LINES, max_size=12), title=st.none() | _LINES)
+def test_counted_cleaning_gives_the_same_text_and_consistent_counts(lines: list[str], title: str | None) -> None:
+    text = "\n".join(lines)
+
+    cleaned = drop_noise_counted(text, title)
+
+    assert cleaned.text == drop_noise(text, title)
+    kept = len([line for line in cleaned.text.split("\n\n") if line])
+    assert cleaned.lines_in - cleaned.lines_dropped == kept

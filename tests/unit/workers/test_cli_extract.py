@@ -72,3 +72,13 @@ def test_plain_output_shows_the_title_and_the_text(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "title:      Waterschap begint met versterking van de zeedijk" in out
     assert "De dijk wordt breder" in out
+
+
+def test_body_selector_option_shows_what_a_source_hint_would_extract(capsys: pytest.CaptureFixture[str]) -> None:
+    page = ROOT / "tests" / "fixtures" / "sites" / "template-change" / "articles" / "16-bus-route-change.html"
+
+    main(["extract", "--json", "--body-selector", "div.story-widget", str(page)])
+
+    document = _lines(capsys)[0]
+    assert document["extraction_path"] == "body-selector"
+    assert str(document["text"]).startswith("Bus route 4 will be extended to the new Meadowbank housing estate")

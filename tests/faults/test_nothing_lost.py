@@ -1,0 +1,111 @@
+"""Faults injected into real runs: killed workers, jobs removed from the queue, pages that hang extraction.
+
+Each test asserts with `newsingest audit` and an index count: lost 0 (every accepted job indexed
+or dead-lettered), duplicated 0 (documents == distinct articles).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from tests.faults.conftest import Installation, kill_group, wait_for
+
+pytestmark = pytest.mark.faults
+
+MakeInstallation = Callable[..., Installation]
+# The reconciler acts within seconds here; in production its timeout outlasts the visibility timeout.
+# Not too fast: on a loaded machine, a job merely waiting in the queue past the timeout is sent
+# again (harmless), and after reconcile_max_sends would be called lost.
+FAST_RECONCILE = {
+    "NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S": "10",
+    "NEWSINGEST_RELIABILITY__RECONCILE_INTERVAL_S": "1",
+    "NEWSINGEST_RELIABILITY__RECONCILE_MAX_SENDS": "6",
+}
+
+
+def _settled(installation: Installation, articles: int) -> Callable[[], bool]:
+    def settled() -> bool:
+        code, audit = installation.audit()
+        return code == 0 and audit["accepted"] == articles and audit["done"] + audit["dead"] == articles
+    return settled
+
+
+@pytest.mark.parametrize("mode", ["standalone", "distributed"])
+def test_a_page_that_hangs_extraction_is_dead_lettered_and_its_batch_indexed(
+    make_installation: MakeInstallation, mode: str
+) -> None:
+    installation = make_installation(mode, articles=9, poison=1)
+    if installation.distributed:
+        installation.start_worker()
+    result = installation.cli("run", "--once", "--sources", str(installation.sources_file))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    letters = installation.dead_letters()
+    assert [letter["url"].rsplit("/", 1)[-1] for letter in letters] == ["story-9.html"]
+    assert "per-article time limit" in letters[0]["reason"]
+    assert installation.count() == 9
+    code, audit = installation.audit()
+    assert code == 0 and (audit["done"], audit["dead"], audit["missing"]) == (9, 1, 0)
+
+
+def test_retrying_a_dead_letter_after_the_fix_indexes_the_article(make_installation: MakeInstallation) -> None:
+    installation = make_installation("standalone", articles=4, poison=1)
+    first = installation.cli("run", "--once", "--sources", str(installation.sources_file))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert installation.count() == 4
+
+    # The fix: a limit the page fits in.
+    retried = installation.cli("deadletters", "retry", "--all", NEWSINGEST_RELIABILITY__ARTICLE_TIME_LIMIT_S="60")
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    assert installation.count() == 5
+    assert installation.dead_letters() == []
+
+
+def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_back(
+    make_installation: MakeInstallation, redis_client: redis.Redis
+) -> None:
+    installation = make_installation("distributed", articles=12)
+    # No worker yet: the jobs wait in the queue, and `run --once` gives up waiting for them.
+    queued = installation.cli(
+        "run", "--once", "--sources", str(installation.sources_file), NEWSINGEST_ONCE_TIMEOUT_S="1"
+    )
+    assert queued.returncode == 1, queued.stderr[-3000:]
+    env = installation.env
+    assert redis_client.delete(env["NEWSINGEST_KEY_PREFIX"] + env["NEWSINGEST_CELERY__QUEUE"]) == 1
+
+    # Handed off longer ago than the (here tiny) timeout, never done: missing.
+    audit = installation.cli("audit", "--json", NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S="0.01")
+    assert audit.returncode == 1 and '"missing": 12' in audit.stdout, audit.stdout + audit.stderr
+
+    installation.start_worker()
+    installation.start("run", "--sources", str(installation.sources_file), log_name="daemon.log", **FAST_RECONCILE)
+    wait_for(_settled(installation, 12), 90, "every job indexed after reconciling")
+    assert installation.count() == 12
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
+    make_installation: MakeInstallation, redis_client: redis.Redis
+) -> None:
+    # One page costs seconds of extraction (under the default per-article limit, so it is indexed):
+    # the batch holding it stays in the worker long enough to be caught there, however loaded the
+    # machine is.
+    installation = make_installation("distributed", articles=30, poison=1)
+    articles = 31
+    patient = {"NEWSINGEST_RELIABILITY__ARTICLE_TIME_LIMIT_S": "60"}
+    first = installation.start_worker("worker-1.log", **patient)
+    installation.start("run", "--sources", str(installation.sources_file), log_name="daemon.log", **FAST_RECONCILE)
+    unacked = installation.env["NEWSINGEST_KEY_PREFIX"] + "unacked"
+    # Late acks: a batch is in `unacked` from its delivery until it is processed.
+    wait_for(lambda: redis_client.hlen(unacked) > 0, 180, "the first worker holding a batch", every_s=0.01)
+    kill_group(first, signal.SIGKILL)
+    first.wait(10)
+
+    installation.start_worker("worker-2.log", **patient)
+    wait_for(_settled(installation, articles), 180, "every job indexed or dead-lettered after the kill")
+    code, audit = installation.audit()
+    assert (code, audit["missing"], audit["dead"]) == (0, 0, 0)
+    assert installation.count() == articles  # duplicated 0: one document per distinct article

@@ -1,0 +1,106 @@
+"""The reconciler: overdue jobs go out again, found ones are closed, lost ones become dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from ingest.handoff import DrainReport
+from ingest.jobs import ArticleJob, SourceSnapshot
+from ingest.ledger import JobLedger, Overdue
+from ingest.reconcile import LedgeredHandoff, Reconciler
+from ingest.settings import ReliabilitySettings
+
+
+class _Outbox:
+    """A Handoff that keeps what it is given (the real adapters are exercised in tests/faults)."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[ArticleJob]] = []
+
+    async def submit(self, jobs: Sequence[ArticleJob]) -> None:
+        self.sent.append(list(jobs))
+
+    async def wait_ready(self) -> None:
+        return None
+
+    async def drain(self, timeout_s: float) -> DrainReport:
+        return DrainReport(len(self.sent), len(self.sent), 0, 0)
+
+    async def close(self) -> None:
+        return None
+
+
+def _job(n: int) -> ArticleJob:
+    return ArticleJob(
+        url=f"https://harbour.example/news/{n}",
+        final_url=f"https://harbour.example/news/{n}",
+        fetched_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+        status=200,
+        html="<html></html>",
+        source=SourceSnapshot(name="harbour", kind="rss", url="https://harbour.example/feed.xml"),
+    )
+
+
+SETTINGS = ReliabilitySettings(reconcile_timeout_s=60, reconcile_max_sends=2)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_job_is_in_the_ledger_before_the_handoff_sees_it(tmp_path: Path) -> None:
+    ledger, outbox = JobLedger.in_data_dir(tmp_path), _Outbox()
+    job = _job(1)
+    await LedgeredHandoff(outbox, ledger).submit([job])
+    assert outbox.sent == [[job]]
+    assert ledger.audit(timeout_s=60)["harbour"].pending == 1
+
+
+async def test_overdue_jobs_are_reenqueued_and_young_ones_left_alone(tmp_path: Path) -> None:
+    clock, ledger, outbox = _Clock(), JobLedger.in_data_dir(tmp_path), _Outbox()
+    old, young = _job(1), _job(2)
+    ledger.record([old], now=clock.now - 120)
+    ledger.record([young], now=clock.now - 5)
+    report = await Reconciler(ledger, outbox, SETTINGS, batch_size=10, clock=clock).reconcile()
+    assert report.reenqueued == 1
+    assert outbox.sent == [[old]]
+
+
+async def test_a_job_the_index_holds_is_closed_without_reenqueueing(tmp_path: Path) -> None:
+    clock, ledger, outbox = _Clock(), JobLedger.in_data_dir(tmp_path), _Outbox()
+    ledger.record([_job(1)], now=clock.now - 120)
+
+    async def found(_message: dict[str, object]) -> bool:
+        return True
+
+    report = await Reconciler(ledger, outbox, SETTINGS, 10, probe=found, clock=clock).reconcile()
+    assert (report.found_in_index, report.reenqueued, outbox.sent) == (1, 0, [])
+    assert ledger.audit(timeout_s=60, now=clock.now)["harbour"].done == 1
+
+
+async def test_a_job_lost_too_often_becomes_a_dead_letter_naming_the_cause(tmp_path: Path) -> None:
+    clock, ledger, outbox = _Clock(), JobLedger.in_data_dir(tmp_path), _Outbox()
+    job = _job(1)
+    ledger.record([job], now=clock.now - 120)
+    given_up: list[tuple[list[Overdue], str]] = []
+
+    async def give_up(jobs: Sequence[Overdue], reason: str) -> None:
+        given_up.append((list(jobs), reason))
+
+    reconciler = Reconciler(ledger, outbox, SETTINGS, 10, give_up=give_up, clock=clock)
+    await reconciler.reconcile()  # second hand-off
+    clock.now += 120
+    with capture_logs() as logs:
+        report = await reconciler.reconcile()
+    assert report.lost_in_transit == 1
+    assert given_up[0][1] == "lost in transit 2 times (never done or dead-lettered)"
+    assert any(e["event"] == "reconcile_round" and e["lost_in_transit"] == 1 for e in logs)
+    assert ledger.audit(timeout_s=60, now=clock.now)["harbour"].dead == 1
