@@ -210,6 +210,7 @@ class Watch:
     first_seen: dict[str, float] = field(default_factory=dict)
     fetched: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
+    tree_cpu_s: dict[str, float] = field(default_factory=dict)  # the most each live tree was seen to use
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> threading.Thread:
@@ -235,6 +236,8 @@ class Watch:
         for role, pids in self.pids().items():
             rss = max((_rss_mb(pid) for pid in pids), default=0.0)
             self.peak_mb[role] = max(self.peak_mb.get(role, 0.0), rss)
+            cpu = _pids_cpu_s(pids)
+            self.tree_cpu_s[role] = max(self.tree_cpu_s.get(role, 0.0), cpu)
 
     def stop(self) -> None:
         self._stop.set()
@@ -256,9 +259,13 @@ def _rss_mb(pid: int) -> float:
 
 def _tree_cpu_s(pid: int) -> float:
     """CPU seconds used so far by a live process tree (its own and its live children's)."""
+    return _pids_cpu_s(_tree(pid))
+
+
+def _pids_cpu_s(pids: list[int]) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for member in _tree(pid):
+    for member in pids:
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -417,7 +424,9 @@ def run_product(sources: Path, workers: int, expected: int, tmp: Path, distribut
     if daemon.returncode != 0:
         print(stderr.decode(errors="replace")[-2000:], file=sys.stderr)
     watch.stop()
-    cpu = {"daemon": _children_cpu() - cpu_before}
+    # A pool's processes may be reaped by a fork server the daemon never waits for: take the larger of
+    # what the daemon's exit reported and what its live tree was last seen to have used.
+    cpu = {"daemon": max(_children_cpu() - cpu_before, watch.tree_cpu_s.get("daemon", 0.0))}
     if worker is not None:
         cpu["workers"] = _tree_cpu_s(worker.pid) - worker_cpu_before
         worker.terminate()

@@ -114,7 +114,7 @@ async def test_metrics_endpoint_counts_what_a_standalone_run_did(tmp_path: Path)
     assert got[("newsingest_entries_found_total", (("source", "ww"),))] == entries
     assert got[("newsingest_articles_handed_off_total", (("source", "ww"),))] == entries
     assert got[("newsingest_fetch_responses_total", (("kind", "page"), ("source", "ww"), ("status", "200")))] == entries
-    assert got[("newsingest_fetch_duration_seconds_count", (("kind", "page"), ("source", "ww")))] == entries
+    assert got[("newsingest_fetch_duration_seconds_count", (("kind", "page"),))] == entries
     assert got[("newsingest_fetched_bytes_total", (("source", "ww"),))] > 0
     extracted = sum(v for (name, _), v in got.items() if name == "newsingest_extractions_total")
     assert extracted == entries
