@@ -25,6 +25,7 @@ from ingest.handoff import CeleryHandoff, Handoff
 from ingest.lifecycle import DataDirLock
 from ingest.logs import configure_logging, get_logger
 from ingest.metrics import FlushCountingState
+from ingest.progress import Progress
 from ingest.settings import Settings, load_settings
 from ingest.sources import SourcesFile, load_sources
 from ingest.state import FeedState, RedisFeedState, SeenLimits, SqliteFeedState
@@ -143,7 +144,11 @@ async def _run_async(
             daemon = Daemon(settings, sources.enabled, client, counted, handoff, sources_path=sources_path, leases=leases)
             try:
                 if once:
-                    return await daemon.run_once()
+                    progress = Progress(len(sources.enabled), unit="source", desc="polling", event="run_once_progress")
+                    try:
+                        return await daemon.run_once(on_source_done=progress.advance)
+                    finally:
+                        progress.close()
                 stop = asyncio.Event()
                 install_stop_signals(stop)
                 async with operate.operated(settings, daemon, state, stop):

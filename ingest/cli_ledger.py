@@ -28,6 +28,7 @@ from ingest.handoff import Handoff, LocalHandoff
 from ingest.jobs import ArticleJob
 from ingest.ledger import AuditCounts, JobLedger, Overdue
 from ingest.logs import get_logger
+from ingest.progress import Progress
 from ingest.reconcile import LedgeredHandoff, Probe, Reconciler, RedisMarkInbox
 from ingest.settings import Settings
 from workers.documents import DeadLetter, document_id
@@ -37,7 +38,6 @@ from workers.ports import DeadLetterArchive, IndexBackend
 log = get_logger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_PROGRESS_EVERY = 100
 
 
 def register(commands: Any, _sources_commands: Any) -> None:
@@ -335,7 +335,7 @@ async def _hand_off_again(
 ) -> bool:
     from ingest.cli import _wiring  # the daemon's own wiring: same hand-off, same ledger
 
-    progress = _Progress(len(retryable))
+    progress = Progress(len(retryable), unit="job", desc="retry", event="deadletters_retry_progress")
     with _wiring(settings) as (state, handoff):
         try:
             for start in range(0, len(retryable), settings.batch_size):
@@ -351,26 +351,3 @@ async def _hand_off_again(
             await state.close()
     print(f"{len(retryable)} jobs handed off again; `newsingest audit` and `deadletters list` show how they end")
     return not report.timed_out
-
-
-class _Progress:
-    """A bar on a terminal (tqdm), else a log line every 100 jobs."""
-
-    def __init__(self, total: int) -> None:
-        self._total, self._done = total, 0
-        self._bar: Any = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm  # type: ignore[import-untyped]
-
-            self._bar = tqdm(total=total, unit="job", desc="retry", file=sys.stderr)
-
-    def advance(self, count: int) -> None:
-        before, self._done = self._done, self._done + count
-        if self._bar is not None:
-            self._bar.update(count)
-        elif self._done // _PROGRESS_EVERY > before // _PROGRESS_EVERY or self._done == self._total:
-            log.info("deadletters_retry_progress", handed_off=self._done, total=self._total)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()

@@ -119,11 +119,19 @@ class Daemon:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def run_once(self) -> RunReport:
-        """Poll every enabled source once and wait until what was fetched is processed."""
+    async def run_once(self, on_source_done: Callable[[], None] | None = None) -> RunReport:
+        """Poll every enabled source once and wait until what was fetched is processed.
+        `on_source_done` is called as each source's poll (and hand-off) ends: progress output."""
+
+        async def one(source: Source) -> SourceReport:
+            report = await self._dispatch(source)
+            if on_source_done is not None:
+                on_source_done()
+            return report
+
         async with self._workers():
             await self._state.load_many(list(self._sources))  # one round trip, not one per source
-            reports = await asyncio.gather(*(self._dispatch(s) for s in list(self._sources.values())))
+            reports = await asyncio.gather(*(one(s) for s in list(self._sources.values())))
         drain = await self._handoff.drain(self._settings.once_timeout_s)
         return RunReport(list(reports), drain)
 
