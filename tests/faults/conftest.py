@@ -6,20 +6,14 @@ or network enters a test; the processes are the real CLI: `run`, `worker`, `audi
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.installation import Installation
 from tests.integration.conftest import (  # noqa: F401  (fixtures)
     elasticsearch_url,
     es_alias,
@@ -78,104 +72,6 @@ def write_archive(folder: Path, articles: int, poison: int = 0, seed: int = 8) -
         encoding="utf-8",
     )
     return feed
-
-
-@dataclass
-class Installation:
-    """One newsingest installation: its environment and the processes it started."""
-
-    env: dict[str, str]
-    workdir: Path
-    sources_file: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    @property
-    def distributed(self) -> bool:
-        return "NEWSINGEST_REDIS_URL" in self.env
-
-    def cli(self, *args: str, timeout_s: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args],
-            env={**self.env, **env},
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-        )
-
-    def start(self, *args: str, log_name: str, **env: str) -> subprocess.Popen[bytes]:
-        """A long-running CLI process in its own process group (so a test can kill all of it)."""
-        with (self.workdir / log_name).open("ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ingest.cli", *args],
-                env={**self.env, **env},
-                cwd=self.workdir,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                start_new_session=True,
-            )
-        self.processes.append(process)
-        return process
-
-    def start_worker(self, log_name: str = "worker.log", **env: str) -> subprocess.Popen[bytes]:
-        return self.start("worker", "--concurrency", "1", log_name=log_name, **env)
-
-    def audit(self) -> tuple[int, dict[str, Any]]:
-        """`audit --json`: exit code and figures. An audit that printed no figures (it could not
-        read the ledger at that moment) fails the test with its error output if it happens again."""
-        for attempt in range(3):
-            result = self.cli("audit", "--json")
-            try:
-                return result.returncode, json.loads(result.stdout)
-            except ValueError:
-                if attempt == 2:
-                    pytest.fail(f"audit printed no figures (exit {result.returncode}): {result.stderr[-3000:]}")
-                time.sleep(1)
-        raise AssertionError("unreachable")
-
-    def count(self) -> int:
-        if self.distributed:
-            from elasticsearch import Elasticsearch
-
-            with Elasticsearch(self.env["NEWSINGEST_ELASTICSEARCH_URL"]) as client:
-                client.indices.refresh(index=self.env["NEWSINGEST_INDEX_ALIAS"])
-                return int(client.count(index=self.env["NEWSINGEST_INDEX_ALIAS"])["count"])
-        import sqlite3
-
-        with sqlite3.connect(Path(self.env["NEWSINGEST_DATA_DIR"]) / "newsingest.sqlite3") as db:
-            return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        result = self.cli("deadletters", "list", "--json")
-        assert result.returncode == 0, result.stderr
-        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                kill_group(process, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                kill_group(process, signal.SIGKILL)
-                process.wait()
-
-
-def kill_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float, what: str, every_s: float = 0.5) -> None:
-    """Wait until condition() holds; fail naming `what` after deadline_s (a deadline, not a timing)."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            pytest.fail(f"not within {deadline_s:g}s: {what}")
-        time.sleep(every_s)
 
 
 def _env(tmp: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from tests.faults.conftest import Installation, kill_group, wait_for
+from tests.installation import Installation, kill_group, wait_for
 
 pytestmark = pytest.mark.faults
 

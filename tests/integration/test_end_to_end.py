@@ -12,12 +12,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.installation import Installation
 from tests.origin import SEEDS, Origin, running_origin
 
 TRUTH = (SEEDS / "truth" / "putin-erdogan.txt").read_text(encoding="utf-8")
@@ -29,27 +29,11 @@ COPY_PAGE = "pages/dailyledger/world/putin-erdogan-seek-common-ground.html"
 UNIQUE_ARTICLES_IN_FEED = 6  # 7 items: one repeats the first page with tracking parameters
 
 
-@dataclass
-class Deployment:
-    """Environment of one newsingest installation under test, and how to run its CLI."""
-
-    env: dict[str, str]
-    sources_file: Path
-    workdir: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def cli(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-        )
+class Deployment(Installation):
+    """One newsingest installation under test, with the commands these tests run."""
 
     def run_once(self) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-        result = self.cli("run", "--once", "--sources", str(self.sources_file))
+        result = self.cli("run", "--once", "--sources", str(self.sources_file), timeout_s=300)
         return result, _log_events(result.stderr)
 
     def search(self, query: str, *extra: str) -> list[dict[str, Any]]:
@@ -119,7 +103,7 @@ def deployment(
     sources_file = tmp / "sources.yaml"
     sources_file.write_text(_sources_yaml(origin), encoding="utf-8")
     env = _base_env(tmp)
-    deployment = Deployment(env, sources_file, tmp)
+    deployment = Deployment(env, tmp, sources_file)
     if request.param == "distributed":
         alias, prefix = request.getfixturevalue("es_alias"), request.getfixturevalue("redis_prefix")
         env.update(
