@@ -82,6 +82,23 @@ class Installation:
         with sqlite3.connect(Path(self.env["NEWSINGEST_DATA_DIR"]) / "newsingest.sqlite3") as db:
             return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """Every indexed document by id: its version, cluster_id and duplicate_of (for exactness checks)."""
+        fields = ("version", "cluster_id", "duplicate_of")
+        if self.distributed:
+            from elasticsearch import Elasticsearch
+
+            alias = self.env["NEWSINGEST_INDEX_ALIAS"]
+            with Elasticsearch(self.env["NEWSINGEST_ELASTICSEARCH_URL"]) as client:
+                client.indices.refresh(index=alias)
+                hits = client.search(index=alias, size=10_000, source=list(fields))["hits"]["hits"]
+            return {hit["_id"]: {f: hit["_source"].get(f) for f in fields} for hit in hits}
+        import sqlite3
+
+        with sqlite3.connect(Path(self.env["NEWSINGEST_DATA_DIR"]) / "newsingest.sqlite3") as db:
+            rows = db.execute("SELECT id, document FROM articles").fetchall()
+        return {doc_id: {f: json.loads(document).get(f) for f in fields} for doc_id, document in rows}
+
     def dead_letters(self) -> list[dict[str, Any]]:
         result = self.cli("deadletters", "list", "--json")
         assert result.returncode == 0, result.stderr

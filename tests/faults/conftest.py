@@ -1,7 +1,10 @@
-"""A local news archive and a newsingest installation of real processes, for the fault tests.
+"""Fault-test fixtures: what is ingested, the installation that ingests it, the servers it breaks, the table.
 
-The archive is a `file:` source (a feed and its pages, written per test), so no politeness delay
-or network enters a test; the processes are the real CLI: `run`, `worker`, `audit`, `deadletters`.
+What is ingested: either a small `file:` archive written per test (no network, no politeness), or
+the local news web of tests/faults/news_site.py over real HTTP (200 stories, a section feed with
+tracking-parameter variants, a wire that syndicates copies). The processes are the real CLI:
+`run`, `worker`, `audit`, `deadletters`. In distributed mode each test has its own Redis
+(tests/faults/servers.py) and shares the run's Elasticsearch.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.news_site import NewsSite, serving
+from tests.faults.recovery import Settled
+from tests.faults.report import ROWS, FaultRow, table
+from tests.faults.servers import Elasticsearch, RedisServer
 from tests.installation import Installation
 from tests.integration.conftest import (  # noqa: F401  (fixtures)
     elasticsearch_url,
@@ -89,21 +96,52 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def news_site() -> Iterator[NewsSite]:
+    with serving(NewsSite()) as site:
+        yield site
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own (AOF on), which the test may shut down or kill."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def elasticsearch_server(elasticsearch_url: str) -> Iterator[Elasticsearch]:
+    """The run's Elasticsearch, to stop or kill; it is up again when the test ends, whatever happened."""
+    server = Elasticsearch()
+    yield server
+    server.start()
+
+
+@pytest.fixture
 def make_installation(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Installation]]:
-    """`make_installation(mode, articles, poison=0)`: an archive and the environment to ingest it."""
+    """`make_installation(mode, articles=0, poison=0, site=None)`: what to ingest and the environment.
+
+    With `site` (the news_site fixture) the sources are its three feeds; otherwise a `file:` archive
+    of `articles` stories and `poison` pages that hang extraction. Distributed mode uses the test's
+    private Redis and a fresh alias on the shared Elasticsearch.
+    """
     made: list[Installation] = []
 
-    def make(mode: str, articles: int, poison: int = 0) -> Installation:
-        feed = write_archive(tmp_path / "archive", articles, poison)
+    def make(mode: str, articles: int = 0, poison: int = 0, site: NewsSite | None = None) -> Installation:
         sources = tmp_path / "sources.yaml"
-        sources.write_text(
-            f"sources:\n  - name: harbour\n    url: {feed.as_uri()}\n    poll_interval: 1h\n", encoding="utf-8"
-        )
+        if site is not None:
+            site.write_sources(sources)
+        else:
+            feed = write_archive(tmp_path / "archive", articles, poison)
+            sources.write_text(
+                f"sources:\n  - name: harbour\n    url: {feed.as_uri()}\n    poll_interval: 1h\n", encoding="utf-8"
+            )
         env = _env(tmp_path)
         if mode == "distributed":
             alias, prefix = request.getfixturevalue("es_alias"), request.getfixturevalue("redis_prefix")
             env.update(
-                NEWSINGEST_REDIS_URL=request.getfixturevalue("redis_url"),
+                NEWSINGEST_REDIS_URL=request.getfixturevalue("private_redis").url,
                 NEWSINGEST_ELASTICSEARCH_URL=request.getfixturevalue("elasticsearch_url"),
                 NEWSINGEST_INDEX_ALIAS=alias,
                 NEWSINGEST_KEY_PREFIX=prefix,
@@ -116,3 +154,25 @@ def make_installation(tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
     yield make
     for installation in made:
         installation.stop_all()
+
+
+# -- measuring a recovery, and the table of them ---------------------------------------------------
+
+
+@pytest.fixture
+def fault_report(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """`fault_report(fault, mode, settled)`: a row of the table printed at the end of the run."""
+
+    def report(fault: str, mode: str, settled: Settled) -> None:
+        rows = request.config.stash.setdefault(ROWS, [])
+        rows.append(FaultRow(fault, mode, settled.lost, settled.duplicated, settled.seconds))
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    rows = config.stash.get(ROWS, [])
+    if rows:
+        terminalreporter.section("faults injected: lost, duplicated, recovery")
+        for line in table(rows):
+            terminalreporter.write_line(line)

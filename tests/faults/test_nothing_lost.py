@@ -10,21 +10,14 @@ import signal
 from collections.abc import Callable
 
 import pytest
-import redis
 
+from tests.faults.recovery import FAST_RECONCILE
+from tests.faults.servers import RedisServer
 from tests.installation import Installation, kill_group, wait_for
 
 pytestmark = pytest.mark.faults
 
 MakeInstallation = Callable[..., Installation]
-# The reconciler acts within seconds here; in production its timeout outlasts the visibility timeout.
-# Not too fast: on a loaded machine, a job merely waiting in the queue past the timeout is sent
-# again (harmless), and after reconcile_max_sends would be called lost.
-FAST_RECONCILE = {
-    "NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S": "10",
-    "NEWSINGEST_RELIABILITY__RECONCILE_INTERVAL_S": "1",
-    "NEWSINGEST_RELIABILITY__RECONCILE_MAX_SENDS": "6",
-}
 
 
 def _settled(installation: Installation, articles: int) -> Callable[[], bool]:
@@ -66,7 +59,7 @@ def test_retrying_a_dead_letter_after_the_fix_indexes_the_article(make_installat
 
 
 def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_back(
-    make_installation: MakeInstallation, redis_client: redis.Redis
+    make_installation: MakeInstallation, private_redis: RedisServer
 ) -> None:
     installation = make_installation("distributed", articles=12)
     # No worker yet: the jobs wait in the queue, and `run --once` gives up waiting for them.
@@ -75,7 +68,8 @@ def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_
     )
     assert queued.returncode == 1, queued.stderr[-3000:]
     env = installation.env
-    assert redis_client.delete(env["NEWSINGEST_KEY_PREFIX"] + env["NEWSINGEST_CELERY__QUEUE"]) == 1
+    with private_redis.client() as client:
+        assert client.delete(env["NEWSINGEST_KEY_PREFIX"] + env["NEWSINGEST_CELERY__QUEUE"]) == 1
 
     # Handed off longer ago than the (here tiny) timeout, never done: missing.
     audit = installation.cli("audit", "--json", NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S="0.01")
@@ -88,7 +82,7 @@ def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
-    make_installation: MakeInstallation, redis_client: redis.Redis
+    make_installation: MakeInstallation, private_redis: RedisServer
 ) -> None:
     # One page costs seconds of extraction (under the default per-article limit, so it is indexed):
     # the batch holding it stays in the worker long enough to be caught there, however loaded the
@@ -100,7 +94,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     installation.start("run", "--sources", str(installation.sources_file), log_name="daemon.log", **FAST_RECONCILE)
     unacked = installation.env["NEWSINGEST_KEY_PREFIX"] + "unacked"
     # Late acks: a batch is in `unacked` from its delivery until it is processed.
-    wait_for(lambda: redis_client.hlen(unacked) > 0, 180, "the first worker holding a batch", every_s=0.01)
+    with private_redis.client() as client:
+        wait_for(lambda: client.hlen(unacked) > 0, 180, "the first worker holding a batch", every_s=0.01)
     kill_group(first, signal.SIGKILL)
     first.wait(10)
 
