@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from ingest.cli_search import EXIT_FAILED, EXIT_OK, _reporting
+from ingest.progress import Progress
 from ingest.settings import Settings
 from workers.index.mapping import MAPPING_VERSION
 
@@ -23,7 +24,25 @@ def register(commands: Any, _sources_commands: Any) -> None:
         "migrate", help="copy the documents into an index with the current mapping and swap the alias"
     )
     migrate.add_argument("--delete-old", action="store_true", help="delete the old index once the copy is done")
+    migrate.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=None,
+        metavar="N",
+        help="documents per page read and bulk request written (default 500; smaller for very large documents)",
+    )
     migrate.set_defaults(command=_migrate)
+
+
+def _batch_size(text: str) -> int:
+    # A search page may not be larger than the index's max_result_window (10,000 by default).
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a batch size: a whole number from 1 to 10000")
+    return size
 
 
 @_reporting
@@ -72,11 +91,22 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     from elasticsearch import Elasticsearch
 
-    from workers.index.migrate import MigrationError, migrate
+    from workers.index.migrate import PAGE_SIZE, MigrationError, migrate
+
+    def progress(copy_pass: str, total: int) -> Progress:
+        # copy: every document of the old index; replay: read again, copying what was written meanwhile.
+        desc = "copying" if copy_pass == "copy" else "replaying"
+        return Progress(total, unit="document", desc=desc, event=f"migrate_{copy_pass}_progress")
 
     client = Elasticsearch(settings.elasticsearch_url, request_timeout=120)
     try:
-        report = migrate(client, settings.index_alias, delete_old=args.delete_old)
+        report = migrate(
+            client,
+            settings.index_alias,
+            delete_old=args.delete_old,
+            page_size=args.batch_size or PAGE_SIZE,
+            progress=progress,
+        )
     except MigrationError as exc:
         print(f"newsingest: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -15,6 +15,7 @@ from functools import wraps
 from typing import Any
 
 from ingest.logs import get_logger
+from ingest.progress import Progress
 from ingest.search_output import stats_document, write_export, write_hits_json, write_hits_table, write_stats
 from ingest.settings import Settings
 from workers.errors import IndexMissing, IndexOutdated, IndexUnavailable, InvalidQuery
@@ -153,6 +154,13 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     query = query_from_args(args, args.query)
     with open_index(settings) as index:
-        written = write_export(index.export(query), sys.stdout, args.format)
+        # The match count (stats counts what export reads: same filters, same words); top=1 keeps it cheap.
+        total = index.stats(query, top=1).documents
+        # On stderr (a bar on a terminal, else log lines), so stdout stays the export alone.
+        progress = Progress(total, unit="document", desc="exporting", event="export_progress")
+        try:
+            written = write_export(index.export(query), sys.stdout, args.format, on_written=progress.advance)
+        finally:
+            progress.close()
     log.info("export_finished", documents=written, format=args.format)
     return EXIT_OK

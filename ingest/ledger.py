@@ -212,7 +212,8 @@ class JobLedger:
 
 
 def _pack(message: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(message, separators=(",", ":")).encode("utf-8"), 6)
+    # Level 1: twice as fast as 6 on a page, about 10% bigger; this runs for every accepted job.
+    return zlib.compress(json.dumps(message, separators=(",", ":")).encode("utf-8"), 1)
 
 
 def _unpack(payload: bytes | None) -> dict[str, Any]:

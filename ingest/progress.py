@@ -26,6 +26,8 @@ class Progress:
 
     def advance(self, count: int = 1) -> None:
         before, self._done = self._done, self._done + count
+        # The total was counted before the work began; writers may have added to it since.
+        self._total = max(self._total, self._done)
         if self._bar is not None:
             self._bar.update(count)
         elif self._done // self._every > before // self._every or self._done == self._total:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -105,8 +105,13 @@ def stats_document(stats: IndexStats) -> dict[str, Any]:
 EXPORT_COLUMNS = tuple(Article.model_fields)
 
 
-def write_export(articles: Iterable[Article], out: TextIO, fmt: str) -> int:
-    """Stream articles as JSON lines or CSV (lists joined by '; '); one at a time, constant memory."""
+def write_export(
+    articles: Iterable[Article], out: TextIO, fmt: str, *, on_written: Callable[[], None] = lambda: None
+) -> int:
+    """Stream articles as JSON lines or CSV (lists joined by '; '); one at a time, constant memory.
+
+    `on_written` is called after each article (progress); it never writes to `out`.
+    """
     count = 0
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
@@ -114,10 +119,12 @@ def write_export(articles: Iterable[Article], out: TextIO, fmt: str) -> int:
         for row in _csv_rows(articles):
             writer.writerow(row)
             count += 1
+            on_written()
         return count
     for article in articles:
         out.write(article.model_dump_json() + "\n")
         count += 1
+        on_written()
     return count
 
 

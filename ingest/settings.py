@@ -150,7 +150,7 @@ class OpsSettings(BaseModel):
     )
     worker_metrics_host: str = Field("127.0.0.1", description="address a worker's /metrics binds")
     worker_metrics_dir: Path | None = Field(
-        None, description="prometheus-client multiprocess files (default: <data_dir>/metrics-<port>)"
+        None, description="prometheus-client multiprocess files (default: <data_dir>/worker-metrics-<port>)"
     )
     loop_stall_s: float = Field(10.0, gt=0, description="/healthz fails when the event loop was this late")
     lease_ttl_s: float = Field(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from elasticsearch import ApiError, Elasticsearch
 
@@ -76,6 +76,18 @@ class MigrationError(TransientError):
 PageHook = Callable[[int, int], None]  # (pass number 1 or 2, page number from 1): a seam for tests
 
 
+class CopyProgress(Protocol):
+    """Told how many documents of a pass were read (copied or skipped); ingest.progress.Progress fits."""
+
+    def advance(self, count: int = 1) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# (pass: "copy" or "replay", documents in the old index when the pass begins) -> its progress
+ProgressFactory = Callable[[str, int], CopyProgress]
+
+
 def migrate(
     client: Elasticsearch,
     alias: str,
@@ -84,8 +96,12 @@ def migrate(
     settle_s: float = SETTLE_S,
     delete_old: bool = False,
     after_page: PageHook = lambda _pass, _page: None,
+    progress: ProgressFactory | None = None,
 ) -> MigrationReport | None:
-    """Move `alias` onto an index with the current mapping; None when it is already there."""
+    """Move `alias` onto an index with the current mapping; None when it is already there.
+
+    `progress`, when given, is made once per pass and told after each page how many documents were read.
+    """
     index = ElasticIndex(client, alias)
     status = index.status()
     new_index = index_name(alias)
@@ -104,7 +120,7 @@ def migrate(
             if exc.message != "resource_already_exists_exception":  # a previous run stopped half-way
                 raise
         client.cluster.health(index=new_index, wait_for_status="yellow", timeout="30s")
-    first = _copy(client, old_index, new_index, page_size, lambda page: after_page(1, page))
+    first = _copy(client, old_index, new_index, page_size, lambda page: after_page(1, page), _pass(progress, "copy"))
     if first.failed:
         doc_id, reason = first.failed[0]
         raise MigrationError(
@@ -122,7 +138,9 @@ def migrate(
     time.sleep(settle_s)
     with _unavailable_on_errors("refresh", old_index):
         client.indices.refresh(index=old_index)
-    replay = _copy(client, old_index, new_index, page_size, lambda page: after_page(2, page))
+    replay = _copy(
+        client, old_index, new_index, page_size, lambda page: after_page(2, page), _pass(progress, "replay")
+    )
     with _unavailable_on_errors("refresh", new_index):
         client.indices.refresh(index=new_index)
     if delete_old and not replay.failed:
@@ -133,13 +151,35 @@ def migrate(
     return report
 
 
+def _pass(progress: ProgressFactory | None, name: str) -> Callable[[int], CopyProgress] | None:
+    if progress is None:
+        return None
+    return lambda total: progress(name, total)
+
+
 def _copy(
-    client: Elasticsearch, source: str, target: str, page_size: int, after_page: Callable[[int], None]
+    client: Elasticsearch,
+    source: str,
+    target: str,
+    page_size: int,
+    after_page: Callable[[int], None],
+    progress: Callable[[int], CopyProgress] | None = None,
 ) -> CopyReport:
     report = CopyReport()
-    for number, page in enumerate(point_in_time_pages(client, source, page_size, keep_alive=KEEP_ALIVE), 1):
-        _write_page(client, target, page, report)
-        after_page(number)
+    tracker: CopyProgress | None = None
+    if progress is not None:
+        # Counted before the point in time opens: what writers add meanwhile grows the total as it is read.
+        with _unavailable_on_errors("count", source):
+            tracker = progress(int(client.count(index=source)["count"]))
+    try:
+        for number, page in enumerate(point_in_time_pages(client, source, page_size, keep_alive=KEEP_ALIVE), 1):
+            _write_page(client, target, page, report)
+            if tracker is not None:
+                tracker.advance(len(page))
+            after_page(number)
+    finally:
+        if tracker is not None:
+            tracker.close()
     return report
 
 

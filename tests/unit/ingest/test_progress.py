@@ -24,3 +24,11 @@ def test_a_batch_crossing_several_tenths_logs_once() -> None:
         progress.advance(35)
         progress.advance(65)
     assert [e["done"] for e in logs] == [35, 100]
+
+
+def test_work_that_grew_past_its_total_reports_the_larger_total() -> None:
+    with capture_logs() as logs:
+        progress = Progress(10, unit="document", desc="copying", event="migrate_copy_progress")
+        progress.advance(8)
+        progress.advance(4)  # written while the copy ran
+    assert [(e["done"], e["total"]) for e in logs] == [(8, 10), (12, 12)]
