@@ -138,14 +138,17 @@ class Daemon:
     async def run_forever(self, stop: asyncio.Event) -> None:
         self._schedule = schedule = await self._initial_schedule()
         watcher = (
-            SourcesWatcher(self._sources_path, self.apply_sources, self._polling.reload_check_s)
+            SourcesWatcher(
+                self._sources_path, self.apply_sources, self._polling.reload_check_s,
+                running=tuple(self._sources.values()),  # an edit made during start-up is applied
+            )
             if self._sources_path is not None
             else None
         )
         self._watcher = watcher
         async with self._workers() as group:
             if watcher is not None:
-                group.create_task(watcher.run(stop))
+                self._spawn(watcher.run(stop))  # cancelled with the rest if the loop below ends
             if self._leases is not None:
                 self._spawn(self._leases.keep_alive())
             while not stop.is_set():
@@ -166,7 +169,7 @@ class Daemon:
 
     async def reload_sources(self) -> bool:
         """SIGHUP: re-read the sources file now; True when a changed, valid file was applied."""
-        return await self._watcher.check() if self._watcher is not None else False
+        return await self._watcher.check("SIGHUP") if self._watcher is not None else False
 
     def _workers(self) -> _WorkerPools:
         return _WorkerPools(self)

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ingest.errors import SourcesFileError
 from ingest.logs import get_logger
-from ingest.sources import SourcesFile, load_sources
+from ingest.sources import Source, SourcesFile, load_sources
 
 log = get_logger(__name__)
 
 
 class SourcesWatcher:
-    def __init__(self, path: Path, apply: Callable[[SourcesFile], None], check_s: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        apply: Callable[[SourcesFile], None],
+        check_s: float,
+        running: Sequence[Source] | None = None,
+    ) -> None:
+        """`running`: the sources the daemon runs, read from the file earlier (start-up may wait
+        minutes for the index): the first check reads the file and applies it if it differs, so an
+        edit made meanwhile is not missed. Without it, the file as it is now is taken as running."""
         self._path = path
         self._apply = apply
         self._check_s = check_s
-        self._digest = _digest(path)  # the daemon started from this content
+        self._running = None if running is None else tuple(running)
+        self._digest = None if running is not None else _digest(path)
+        self._applied = self._digest  # the content the running sources came from (never a refused file)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -35,10 +46,14 @@ class SourcesWatcher:
             if not stop.is_set():
                 await self.check()
 
-    async def check(self) -> bool:
-        """Reload if the file changed; True when a new configuration was applied."""
+    async def check(self, trigger: str = "edit") -> bool:
+        """Reload if the file changed; True when a new configuration was applied.
+
+        A reload someone asked for (`trigger="SIGHUP"`) also re-reads a file refused before, so
+        whoever asked sees its problems again, not only the timer's earlier report of them."""
         digest = await asyncio.to_thread(_digest, self._path)
-        if digest == self._digest:
+        asked_about_refused = trigger != "edit" and digest != self._applied
+        if digest == self._digest and not asked_about_refused:
             return False
         self._digest = digest
         try:
@@ -46,11 +61,17 @@ class SourcesWatcher:
         except SourcesFileError as exc:
             log.error(
                 "sources_reload_rejected",
+                error_type=type(exc).__name__,
                 file=str(self._path),
                 problems=exc.problems,
+                trigger=trigger,
                 note="the last good sources keep running",
             )
             return False
+        self._applied = digest
+        running, self._running = self._running, None
+        if running is not None and loaded.enabled == running:
+            return False  # the file the daemon started from
         self._apply(loaded)
         return True
 
