@@ -22,7 +22,7 @@ from ingest.client import HttpClient
 from ingest.daemon import Daemon, RunReport, install_stop_signals
 from ingest.errors import DaemonAlreadyRunning, SourcesFileError
 from ingest.handoff import CeleryHandoff, Handoff
-from ingest.lifecycle import DataDirLock
+from ingest.lifecycle import DataDirLock, hold_reload_signal
 from ingest.logs import configure_logging, get_logger
 from ingest.metrics import FlushCountingState
 from ingest.progress import Progress
@@ -109,6 +109,8 @@ def _sources_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.once:
+        hold_reload_signal()  # a reload during start-up must not kill the daemon
     path: Path = args.sources or settings.sources
     try:
         sources = load_sources(path)
@@ -137,7 +139,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 async def _run_async(
     settings: Settings, sources: SourcesFile, *, once: bool, sources_path: Path | None = None
 ) -> RunReport | None:
-    with _wiring(settings) as (state, handoff):
+    # The daemon (`run`) keeps no per-batch results: the ledger accounts for its jobs.
+    with _wiring(settings, track_results=once) as (state, handoff):
         async with HttpClient(settings.http) as client:
             leases = operate.source_leases(settings)
             counted = FlushCountingState(state)  # failed state writes show in /metrics
@@ -163,7 +166,7 @@ async def _run_async(
 
 
 @contextmanager
-def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
+def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple[FeedState, Handoff]]:
     """The feed state and handoff of the configured mode (both service URLs, or neither)."""
     if settings.mode == "distributed":
         assert settings.redis_url and settings.elasticsearch_url
@@ -180,6 +183,7 @@ def _wiring(settings: Settings) -> Iterator[tuple[FeedState, Handoff]]:
             settings.redis_url,
             settings.queue_high_water,
             settings.queue_low_water,
+            track_results=track_results,
         )
         with cli_ledger.distributed_handoff(settings, handoff) as ledgered:  # jobs in the ledger first
             yield RedisFeedState(settings.redis_url, settings.key_prefix, SeenLimits.from_settings(settings.polling)), ledgered

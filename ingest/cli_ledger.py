@@ -29,7 +29,7 @@ from ingest.jobs import ArticleJob
 from ingest.ledger import AuditCounts, JobLedger, Overdue
 from ingest.logs import get_logger
 from ingest.progress import Progress
-from ingest.reconcile import LedgeredHandoff, Probe, Reconciler, RedisMarkInbox
+from ingest.reconcile import LedgeredHandoff, Probe, Reconciler, RedisBacklog, RedisMarkInbox
 from ingest.settings import Settings
 from workers.documents import DeadLetter, document_id
 from workers.ledger_marks import marks_key
@@ -88,18 +88,20 @@ def distributed_handoff(settings: Settings, inner: Handoff) -> Iterator[Handoff]
     index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
     dead_letters = ElasticDeadLetters(index.client, settings.index_alias)
     inbox = RedisMarkInbox(settings.redis_url, marks_key(settings.key_prefix))
+    backlog = RedisBacklog(settings.redis_url, settings.key_prefix + settings.celery.queue)
 
     async def give_up(jobs: Sequence[Overdue], reason: str) -> None:
         await asyncio.to_thread(dead_letters.record, _lost_letters(jobs, reason))
 
     reconciler = Reconciler(
         ledger, inner, settings.reliability, settings.batch_size,
-        inbox=inbox, probe=_probe(index, None), give_up=give_up,
+        inbox=inbox, probe=_probe(index, None), give_up=give_up, backlog=backlog,
     )
     try:
         yield LedgeredHandoff(inner, ledger, reconciler)
     finally:
         inbox.close()
+        backlog.close()
         index.close()
         ledger.close()
 
@@ -145,18 +147,22 @@ def _probe(index: IndexBackend, executor: Executor | None) -> Probe:
     URL gives (a page claiming another canonical URL is not found, and is re-enqueued: harmless)."""
     from workers.dedupe import canonical_url
 
-    def lookup(message: dict[str, Any]) -> bool:
+    def lookup(message: dict[str, Any]) -> bool | None:
         job = ArticleJob.model_validate(message)
         doc_id = document_id(canonical_url(job.final_url, None, job.source.url)[0])
-        article = index.get(doc_id)
+        try:
+            article = index.get(doc_id)
+        except Exception as exc:  # an unreachable index answers "not known": the job waits for it
+            log.warning("reconcile_probe_failed", error_type=type(exc).__name__, error=str(exc))
+            return None
         return article is not None and article.fetched_at >= job.fetched_at
 
-    async def probe(message: dict[str, Any]) -> bool:
+    async def probe(message: dict[str, Any]) -> bool | None:
         try:
             if executor is None:
                 return await asyncio.to_thread(lookup, message)
             return await asyncio.get_running_loop().run_in_executor(executor, lookup, message)
-        except Exception as exc:  # an unreachable index answers "not known": the job is re-enqueued
+        except Exception as exc:  # a job that cannot be looked up is re-enqueued
             log.warning("reconcile_probe_failed", error_type=type(exc).__name__, error=str(exc))
             return False
 

@@ -12,7 +12,7 @@ import asyncio
 import random
 import signal
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,9 @@ class Daemon:
         self._settings = settings
         self._sources = {s.name: s for s in sources if s.enabled}
         self._client, self._handoff = client, handoff
+        # A handoff that can tell its queue is unreachable (Celery on Redis) pauses page fetches
+        # meanwhile: fetched pages would only pile up in memory waiting for it.
+        self._wait_reachable: Callable[[], Awaitable[None]] | None = getattr(handoff, "wait_reachable", None)
         # Records are read from memory and written back in batches (ingest/writeback.py).
         self._state = WriteBehindState(state, settings.polling.state_flush_s)
         self._sources_path = sources_path
@@ -153,7 +156,9 @@ class Daemon:
                 self._spawn(self._leases.keep_alive())
             while not stop.is_set():
                 with metrics.BACKPRESSURE_PAUSED.track_inprogress():
-                    await self._handoff.wait_ready()  # backpressure: no new polls past the high-water mark
+                    # Backpressure: no new polls past the high-water mark, nor while the queue is
+                    # unreachable; a stop request ends the wait.
+                    await _unless_stopped(self._handoff.wait_ready(), stop)
                 for name in schedule.due(self._clock()):
                     source = self._sources.get(name)
                     if source is not None and name not in self._in_flight:
@@ -400,6 +405,8 @@ class Daemon:
             structlog.contextvars.bind_contextvars(source=item.source.name)
             fetch_started = time.monotonic()
             try:
+                if self._wait_reachable is not None:
+                    await self._wait_reachable()
                 via: DiscoveredVia = _VIA.get(item.source.kind, "feed")
                 item.outcome.set_result(await fetch_page(self._fetcher, item.source, item.entry, via))
             except IngestError as exc:
@@ -449,10 +456,26 @@ class _WorkerPools:
         try:
             await self._group.__aexit__(None, None, None)
         finally:
-            await self._daemon._state.flush()  # what the last polls recorded
+            try:
+                await self._daemon._state.flush()  # what the last polls recorded
+            except Exception as exc:  # the store is away: those sources are polled again next start
+                log.error("state_not_saved", error_type=type(exc).__name__, error=str(exc))
 
 
 _VIA: dict[str, DiscoveredVia] = {"sitemap": "sitemap", "page": "page"}
+
+
+async def _unless_stopped(wait: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Await `wait` until it returns or `stop` is set, whichever comes first (then it is cancelled)."""
+    waiting = asyncio.ensure_future(wait)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, stopping):
+            task.cancel()
+    if waiting.done() and not waiting.cancelled():
+        waiting.result()  # its error, if it raised
 
 
 def _paced_host(url: str) -> str | None:

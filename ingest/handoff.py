@@ -8,6 +8,7 @@ processing functions by the composition root (ingest/cli.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
+import kombu.exceptions
 import redis
 from celery import Celery
 from celery.result import AsyncResult
@@ -30,6 +33,10 @@ log = get_logger(__name__)
 
 TASK_NAME = "newsingest.process_batch"
 _READY_CHECK_S = 0.5
+# What "the broker is away" looks like here: redis-py's errors, and kombu's wrapping of them in send_task.
+BROKER_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, kombu.exceptions.OperationalError)
+_BROKER_PROBE_MAX_S = 5.0  # while it is away, the broker is asked at least this often
+_BROKER_STILL_AWAY_LOG_S = 30.0  # and the wait is logged again this often
 
 
 @dataclass(frozen=True)
@@ -52,28 +59,54 @@ class Handoff(Protocol):
 
 
 class CeleryHandoff:
-    """Enqueue one task per batch; pause while the queue is past its high-water mark."""
+    """Enqueue one task per batch; pause while the queue is past its high-water mark.
+
+    While the broker is unreachable, `submit` and `wait_ready` wait for it (the jobs stay with the
+    poll that fetched them, and no new poll starts) instead of failing: an outage of Redis is a
+    pause, never a loss. `track_results` keeps each batch's result for `drain()` (`run --once`); the
+    daemon (`run`) does not, since it would hold one result, and one subscription, per batch for ever.
+    """
 
     def __init__(
-        self, app: Celery, queue: str, queue_key: str, redis_url: str, high_water: int, low_water: int
+        self,
+        app: Celery,
+        queue: str,
+        queue_key: str,
+        redis_url: str,
+        high_water: int,
+        low_water: int,
+        *,
+        track_results: bool = True,
     ) -> None:
         self._app = app
         self._queue = queue
         self._queue_key = queue_key  # the Redis list behind the queue (key prefix included)
-        self._redis = redis.Redis.from_url(redis_url)
+        # Bounded waits: a broker that stops answering holds a thread for seconds, not for ever.
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._high, self._low = high_water, low_water
+        self._track_results = track_results
         self._pending: list[AsyncResult[Any]] = []
         self._ready_checked_at = -_READY_CHECK_S
+        self._broker = BrokerWait(self._redis.ping, broker_address(redis_url))
 
     async def submit(self, jobs: Sequence[ArticleJob]) -> None:
         if not jobs:
             return
         await self._wait_below_high_water()
         messages = [job.to_message() for job in jobs]
-        result = await asyncio.to_thread(
-            self._app.send_task, TASK_NAME, args=[messages], queue=self._queue, compression="gzip"
-        )
-        self._pending.append(result)
+        while True:
+            try:
+                result = await asyncio.to_thread(
+                    self._app.send_task, TASK_NAME, args=[messages], queue=self._queue, compression="gzip",
+                    ignore_result=not self._track_results,
+                )
+                break
+            except BROKER_ERRORS as exc:
+                # Sent again once the broker answers (a send that failed half-way may arrive twice:
+                # the document ids make the second one an update of the same documents).
+                await self._broker.lost(exc)
+        if self._track_results:
+            self._pending.append(result)
 
     async def wait_ready(self) -> None:
         # One LLEN per half second at most: the daemon asks before every poll.
@@ -82,14 +115,25 @@ class CeleryHandoff:
         await self._wait_below_high_water()
         self._ready_checked_at = time.monotonic()
 
+    async def wait_reachable(self) -> None:
+        """Return at once while the broker answers; while it does not, once it answers again."""
+        await self._broker.wait()
+
+    async def _depth(self) -> int:
+        while True:
+            try:
+                return int(await asyncio.to_thread(self._redis.llen, self._queue_key))
+            except BROKER_ERRORS as exc:
+                await self._broker.lost(exc)
+
     async def _wait_below_high_water(self) -> None:
-        depth = await asyncio.to_thread(self._redis.llen, self._queue_key)
+        depth = await self._depth()
         if depth < self._high:
             return
         log.warning("backpressure_paused", queue=self._queue, depth=depth, high_water=self._high)
         while depth > self._low:
             await asyncio.sleep(1.0)
-            depth = await asyncio.to_thread(self._redis.llen, self._queue_key)
+            depth = await self._depth()
         log.info("backpressure_resumed", queue=self._queue, depth=depth)
 
     async def drain(self, timeout_s: float) -> DrainReport:
@@ -106,6 +150,86 @@ class CeleryHandoff:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._redis.close)
+
+
+class BrokerWait:
+    """Where everyone who needs the broker waits while it is unreachable.
+
+    The first caller to meet a broker error logs `broker_unreachable` (what is waited for: the
+    broker's address, never its password) and the outage begins; one waiter at a time asks the
+    broker again (from a tenth of `probe_max_s`, backing off to every `probe_max_s`), logs
+    `broker_still_unreachable` every `still_away_log_s`, and `broker_reconnected` when it answers.
+    Holds nothing per waiter or per attempt, so a long outage costs no memory.
+    """
+
+    def __init__(
+        self,
+        ping: Callable[[], object],
+        broker: str,
+        *,
+        probe_max_s: float = _BROKER_PROBE_MAX_S,
+        still_away_log_s: float = _BROKER_STILL_AWAY_LOG_S,
+    ) -> None:
+        self._ping = ping
+        self._broker = broker
+        self._probe_max_s, self._still_away_log_s = probe_max_s, still_away_log_s
+        self._up = asyncio.Event()
+        self._up.set()
+        self._probing = False
+        self._down_since = self._logged_at = 0.0
+
+    @property
+    def reachable(self) -> bool:
+        return self._up.is_set()
+
+    async def lost(self, exc: Exception) -> None:
+        """A call failed with a broker error: note the outage (logged once), wait until it is over."""
+        if self._up.is_set():
+            self._up.clear()
+            self._down_since = self._logged_at = time.monotonic()
+            log.warning(
+                "broker_unreachable", waiting_for=f"the broker at {self._broker}",
+                error_type=type(exc).__name__, error=str(exc),
+            )
+        await self.wait()
+
+    async def wait(self) -> None:
+        while not self._up.is_set():
+            if self._probing:  # another waiter asks the broker; check again if it is cancelled
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._up.wait(), self._probe_max_s)
+                continue
+            self._probing = True
+            try:
+                await self._probe()
+            finally:
+                self._probing = False
+
+    async def _probe(self) -> None:
+        delay_s = self._probe_max_s / 10
+        while True:
+            await asyncio.sleep(delay_s)
+            try:
+                await asyncio.to_thread(self._ping)
+            except BROKER_ERRORS as exc:
+                now = time.monotonic()
+                if now - self._logged_at >= self._still_away_log_s:
+                    self._logged_at = now
+                    log.warning(
+                        "broker_still_unreachable", waiting_for=f"the broker at {self._broker}",
+                        waited_s=round(now - self._down_since), error_type=type(exc).__name__, error=str(exc),
+                    )
+                delay_s = min(2 * delay_s, self._probe_max_s)
+                continue
+            log.info("broker_reconnected", broker=self._broker, outage_s=round(time.monotonic() - self._down_since, 1))
+            self._up.set()
+            return
+
+
+def broker_address(url: str) -> str:
+    """A broker URL fit for logs: scheme, host, port and database, without user or password."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 Prepared = Any  # whatever the prepare function returns (a workers Draft), or the exception it raised

@@ -4,7 +4,8 @@ A daemon polls a source only while it holds the source's lease (`SET key holder 
 the leases it holds alive every third of the TTL, and releases them when it stops. Another daemon
 asking for a held lease is refused and asks again half a TTL later, so a standby takes a dead
 daemon's sources over within about 1.5 TTLs, and a stopped daemon's at its standby's next ask.
-A lease that cannot be checked (Redis away) counts as refused: better a late poll than a double one.
+A lease that cannot be checked (Redis away) counts as refused: better a late poll than a double one;
+one this daemon held is renewed again once Redis answers (taken back if it expired meanwhile).
 Never polls or schedules anything itself.
 """
 
@@ -62,8 +63,10 @@ class SourceLeases:
         try:
             outcome = int(await self._claim(keys=[self._prefix + source], args=[self.holder, self._ttl_ms]))
         except redis.RedisError as exc:
+            # Refused for now, but not lost: a lease this daemon held stays in `held`, so keep_alive
+            # renews (or takes back) the leases of its polls as soon as Redis answers again.
             log.warning("source_lease_unchecked", source=source, error_type=type(exc).__name__, error=str(exc))
-            outcome = 0
+            return False
         if outcome == 2:
             log.info("source_lease_taken", source=source, holder=self.holder)
         if outcome:

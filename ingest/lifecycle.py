@@ -83,6 +83,17 @@ def _read_pid(fd: int) -> int | None:
         return None
 
 
+def hold_reload_signal() -> None:
+    """Until install_reload_signal(), a SIGHUP (`systemctl reload` while the daemon starts, which can
+    wait minutes for Elasticsearch) is noted instead of ending the process, its default action. Nothing
+    is lost by not reloading then: the first check of the sources file applies any edit made meanwhile."""
+
+    def noted(_signum: int, _frame: object) -> None:
+        log.info("reload_requested_during_startup", note="the sources file is checked once start-up ends")
+
+    signal.signal(signal.SIGHUP, noted)
+
+
 def install_reload_signal(reload: Callable[[], Awaitable[bool]]) -> None:
     """SIGHUP: re-read the sources file now (the daemon also notices edits on its own within seconds)."""
     loop = asyncio.get_running_loop()

@@ -7,6 +7,9 @@ lives outside its task group): it folds in the workers' marks, then takes the jo
 nor dead-lettered `reconcile_timeout_s` after their hand-off, checks the index for each
 (by the id its URL gives), re-enqueues the rest through the same handoff, and after
 `reconcile_max_sends` hand-offs dead-letters a job as lost in transit. One log line per round.
+Distributed, a job waiting in a deep queue is not late, however long it waits: there the timeout
+counts from the last time the reconciler saw the queue empty after the job's hand-off (by then its
+batch had left the queue), so a backlog is never re-sent and never called lost.
 Never processes a job itself, never talks to Elasticsearch or SQLite indexes directly: the
 composition root gives it `probe` and `give_up`.
 """
@@ -28,10 +31,13 @@ from ingest.settings import ReliabilitySettings
 
 log = get_logger(__name__)
 
-# Does the index already hold this job's article, fetched no earlier than the job? (job message -> bool)
-Probe = Callable[[dict[str, object]], Awaitable[bool]]
+# Does the index already hold this job's article, fetched no earlier than the job? (job message -> bool,
+# or None when the index did not answer)
+Probe = Callable[[dict[str, object]], Awaitable[bool | None]]
 # Record dead letters for jobs the reconciler gives up on: (jobs, reason) -> None.
 GiveUp = Callable[[Sequence[Overdue], str], Awaitable[None]]
+# How many batches wait in the queue the workers read (distributed mode).
+Backlog = Callable[[], Awaitable[int]]
 
 _MARKS_PER_POP = 1000
 
@@ -51,6 +57,20 @@ class RedisMarkInbox:
         self._client.close()
 
 
+class RedisBacklog:
+    """The depth of the Celery queue: the Redis list behind it (key prefix included)."""
+
+    def __init__(self, redis_url: str, key: str) -> None:
+        self._client = redis.Redis.from_url(redis_url, socket_timeout=10)
+        self._key = key
+
+    async def __call__(self) -> int:
+        return int(await asyncio.to_thread(self._client.llen, self._key))
+
+    def close(self) -> None:
+        self._client.close()
+
+
 @dataclass(frozen=True)
 class RoundReport:
     marks: int = 0  # jobs ended by marks folded in this round
@@ -59,6 +79,7 @@ class RoundReport:
     reenqueued: int = 0
     lost_in_transit: int = 0
     pruned: int = 0
+    waiting_for_index: int = 0  # overdue, but the index did not answer: left for a later round
 
 
 class Reconciler:
@@ -72,12 +93,15 @@ class Reconciler:
         inbox: RedisMarkInbox | None = None,
         probe: Probe | None = None,
         give_up: GiveUp | None = None,
+        backlog: Backlog | None = None,
         first_round_timeout_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._ledger, self._resend, self._settings = ledger, resend, settings
         self._batch_size = batch_size
         self._inbox, self._probe, self._give_up = inbox, probe, give_up
+        self._backlog = backlog
+        self._drained_at: list[float] = []  # rounds that saw the queue empty (recent ones, and one older)
         # Standalone: jobs a previous daemon left pending died with its pool; no need to wait for them.
         self._first_timeout_s = first_round_timeout_s
         self._clock = clock
@@ -116,14 +140,23 @@ class Reconciler:
         except redis.RedisError as exc:  # Redis away: reconcile what the ledger knows, fold next round
             log.warning("ledger_marks_unreachable", error_type=type(exc).__name__, error=str(exc))
             ended = 0
-        overdue = await asyncio.to_thread(self._ledger.overdue, timeout_s, 500, self._clock())
+        as_of = await self._as_of(timeout_s)
+        overdue = [] if as_of is None else await asyncio.to_thread(self._ledger.overdue, timeout_s, 500, as_of)
         found: list[Mark] = []
+        waiting_for_index = 0
         resend: list[Overdue] = []
         lost: list[Overdue] = []
         for job in overdue:
-            if self._probe is not None and job.message and await self._probe(job.message):
+            indexed = None if self._probe is None or not job.message else await self._probe(job.message)
+            if indexed:
                 found.append((job.job_id, "done", None))
-            elif job.sends >= settings.reconcile_max_sends or not job.message:
+                continue
+            if indexed is None and self._probe is not None and job.message:
+                # The index did not answer: workers retry their batches until it is back (waiting, not
+                # lost), and a copy sent now could not be indexed either. Asked again next round.
+                waiting_for_index += 1
+                continue
+            if job.sends >= settings.reconcile_max_sends or not job.message:
                 lost.append(job)
             else:
                 resend.append(job)
@@ -140,7 +173,7 @@ class Reconciler:
                 log.error("job_lost_in_transit", job_id=job.job_id, url=job.url, source=job.source, sends=job.sends)
         reenqueued = await self._reenqueue(resend)
         pruned = await asyncio.to_thread(self._ledger.prune, settings.ledger_retention_s, self._clock())
-        report = RoundReport(ended, len(overdue), len(found), reenqueued, len(lost), pruned)
+        report = RoundReport(ended, len(overdue), len(found), reenqueued, len(lost), pruned, waiting_for_index)
         log.info(
             "reconcile_round",
             marks=report.marks,
@@ -149,8 +182,25 @@ class Reconciler:
             reenqueued=report.reenqueued,
             lost_in_transit=report.lost_in_transit,
             pruned=report.pruned,
+            waiting_for_index=report.waiting_for_index,
         )
         return report
+
+    async def _as_of(self, timeout_s: float) -> float | None:
+        """The moment to judge lateness at: now, or with a queue, `timeout_s` after the latest round
+        (at least that old) that saw the queue empty; jobs handed off after that round may still be
+        waiting in it. None while no such round exists (a backlog since start-up, or Redis away)."""
+        now = self._clock()
+        if self._backlog is None:
+            return now
+        try:
+            if await self._backlog() == 0:
+                self._drained_at.append(now)
+        except redis.RedisError as exc:  # not seen empty this round: jobs wait a round longer
+            log.warning("queue_depth_unreadable", error_type=type(exc).__name__, error=str(exc))
+        old = [at for at in self._drained_at if at <= now - timeout_s]
+        self._drained_at = old[-1:] + [at for at in self._drained_at if at > now - timeout_s]
+        return old[-1] + timeout_s if old else None
 
     async def _reenqueue(self, overdue: Sequence[Overdue]) -> int:
         jobs = []
@@ -184,6 +234,12 @@ class LedgeredHandoff:
             except Exception as exc:  # the edge of one round: the next one tries again, polling goes on
                 log.error("reconcile_failed", error_type=type(exc).__name__, error=str(exc))
         await self._inner.wait_ready()
+
+    async def wait_reachable(self) -> None:
+        """While the wrapped handoff's queue is unreachable (its broker away), wait for it."""
+        wait: Callable[[], Awaitable[None]] | None = getattr(self._inner, "wait_reachable", None)
+        if wait is not None:
+            await wait()
 
     async def drain(self, timeout_s: float) -> DrainReport:
         report = await self._inner.drain(timeout_s)

@@ -70,11 +70,18 @@ class CelerySettings(BaseModel):
 
     queue: str = "newsingest"
     concurrency: int = Field(2, ge=1, description="worker processes per `newsingest worker`")
-    # Above the worst age of an unacked message: the hard time limit (soft + 30 s) plus the longest
-    # retry countdown (an ETA task is held unacked). A killed worker's batches come back after it.
-    visibility_timeout_s: int = Field(900, ge=60)
+    # Short: a live worker renews the batches it holds five times per timeout (workers/held_batches.py),
+    # so a long batch or a retry countdown is never put back, and only a dead worker's batches age past it.
+    visibility_timeout_s: int = Field(
+        30,
+        ge=10,
+        description="a batch held by a worker that died (SIGKILL, OOM, lost machine) goes back to the queue this "
+        "long after its worker last renewed it, at the next restore sweep (every 5 s)",
+    )
     max_retries: int = Field(5, ge=0, description="budget for transient errors other than an unavailable index")
-    retry_backoff_max_s: int = Field(300, ge=1, description="kept well below the visibility timeout")
+    retry_backoff_max_s: int = Field(
+        300, ge=1, description="longest retry countdown (the waiting batch is held and renewed by its worker)"
+    )
     soft_time_limit_s: int = Field(120, ge=1, description="per batch; a pathological page cannot hold a worker")
 
 
@@ -167,11 +174,17 @@ class ReliabilitySettings(BaseModel):
         30.0, gt=0, description="preparing one page longer than this dead-letters it (the rest of its batch goes on)"
     )
     reconcile_interval_s: float = Field(30.0, gt=0, description="how often the daemon reconciles its ledger")
+    # The backstop after the broker's own redelivery (a killed pool child's batch at once, a killed
+    # worker's after the visibility timeout, ~35 s): 600 s is twice the sum of that, a batch's hard time
+    # limit (150 s), its transient-error retries (~30 s) and two reconcile intervals (the marks to fold,
+    # the empty queue to be seen). Queue waits are not in it: distributed, the clock of a job starts
+    # only when the queue has been seen empty after its hand-off, so a deep backlog is never re-sent.
     reconcile_timeout_s: float = Field(
-        3600.0,
+        600.0,
         gt=0,
-        description="a job not done this long after its hand-off is re-enqueued; keep it above the Celery "
-        "visibility timeout plus the worst batch time (hard time limit) plus the longest queue wait",
+        description="a job not done this long after its hand-off (distributed: after the queue was next seen "
+        "empty, so waiting in a backlog does not count) is checked in the index and re-enqueued; keep it above "
+        "the Celery visibility timeout plus the worst batch time (hard time limit) and its retry countdowns",
     )
     reconcile_max_sends: int = Field(
         3, ge=1, description="hand-offs of one job before it is dead-lettered as lost in transit"

@@ -25,6 +25,8 @@ from workers.ports import DeadLetterStore
 
 log = get_logger(__name__)
 
+_DELIVERY_COUNT_TTL_S = 24 * 3600
+
 
 class WorkerLost(PermanentError):
     """The process preparing this job died every time (`worker lost 4 times while processing: <url>`)."""
@@ -66,7 +68,9 @@ def _count_delivery(task: Task[Any, Any], settings: Settings, shared: redis.Redi
     try:
         pipe = shared.pipeline()
         pipe.incr(key)
-        pipe.expire(key, 4 * settings.celery.visibility_timeout_s)
+        # A day, not a multiple of the (short) visibility timeout: a restored batch may wait behind a
+        # long backlog before its next delivery, and a forgotten count would let a killer loop.
+        pipe.expire(key, _DELIVERY_COUNT_TTL_S)
         count, _ = pipe.execute()
         return int(count)
     except redis.RedisError as exc:  # counting is a safeguard; Redis trouble must not stop the work

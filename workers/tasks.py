@@ -1,8 +1,9 @@
 """process_batch: the Celery task. A thin shell over workers.batch: run it, then retry or give up.
 
 An unavailable index is retried without limit (it is not the job's fault); other transient
-errors have a bounded budget, after which the batch's jobs become dead letters. Countdowns stay
-below Redis's visibility timeout, or restored and retried copies would multiply.
+errors have a bounded budget, after which the batch's jobs become dead letters. A batch waiting
+out its countdown is held by its worker, which renews it (workers/held_batches.py), so no copy is
+restored meanwhile however short Redis's visibility timeout.
 """
 
 from __future__ import annotations

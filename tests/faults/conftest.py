@@ -119,7 +119,9 @@ def elasticsearch_server(elasticsearch_url: str) -> Iterator[Elasticsearch]:
 
 
 @pytest.fixture
-def make_installation(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Installation]]:
+def make_installation(
+    tmp_path: Path, request: pytest.FixtureRequest, private_redis: RedisServer
+) -> Iterator[Callable[..., Installation]]:
     """`make_installation(mode, articles=0, poison=0, site=None)`: what to ingest and the environment.
 
     With `site` (the news_site fixture) the sources are its three feeds; otherwise a `file:` archive
@@ -141,7 +143,7 @@ def make_installation(tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
         if mode == "distributed":
             alias, prefix = request.getfixturevalue("es_alias"), request.getfixturevalue("redis_prefix")
             env.update(
-                NEWSINGEST_REDIS_URL=request.getfixturevalue("private_redis").url,
+                NEWSINGEST_REDIS_URL=private_redis.url,
                 NEWSINGEST_ELASTICSEARCH_URL=request.getfixturevalue("elasticsearch_url"),
                 NEWSINGEST_INDEX_ALIAS=alias,
                 NEWSINGEST_KEY_PREFIX=prefix,
@@ -152,6 +154,8 @@ def make_installation(tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
         return installation
 
     yield make
+    # Before the private Redis goes (it was set up first, so it is torn down after this): processes
+    # stopped with their broker still there stop cleanly.
     for installation in made:
         installation.stop_all()
 

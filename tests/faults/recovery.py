@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from tests.installation import Installation
 
 # The reconciler acts within seconds here; in production its timeout outlasts the visibility timeout.
-# Not too fast: on a loaded machine, a job merely waiting in the queue past the timeout is sent
-# again (harmless), and after reconcile_max_sends would be called lost.
+# Not too fast: on a loaded machine, a job still being processed past the timeout is sent again
+# (harmless), and after reconcile_max_sends would be called lost. (Waiting in the queue does not
+# count: distributed, the timeout starts once the queue has been seen empty after the hand-off.)
 FAST_RECONCILE = {
     "NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S": "10",
     "NEWSINGEST_RELIABILITY__RECONCILE_INTERVAL_S": "1",

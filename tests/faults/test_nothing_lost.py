@@ -1,4 +1,6 @@
-"""Faults injected into real runs: killed workers, jobs removed from the queue, pages that hang extraction.
+"""Faults injected into real runs: jobs removed from the queue, pages that hang extraction.
+
+(Killed workers: tests/faults/test_worker_faults.py.)
 
 Each test asserts with `newsingest audit` and an index count: lost 0 (every accepted job indexed
 or dead-lettered), duplicated 0 (documents == distinct articles).
@@ -6,14 +8,13 @@ or dead-lettered), duplicated 0 (documents == distinct articles).
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 
 import pytest
 
 from tests.faults.recovery import FAST_RECONCILE
 from tests.faults.servers import RedisServer
-from tests.installation import Installation, kill_group, wait_for
+from tests.installation import Installation, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -79,28 +80,3 @@ def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_
     installation.start("run", "--sources", str(installation.sources_file), log_name="daemon.log", **FAST_RECONCILE)
     wait_for(_settled(installation, 12), 90, "every job indexed after reconciling")
     assert installation.count() == 12
-
-
-def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
-    make_installation: MakeInstallation, private_redis: RedisServer
-) -> None:
-    # One page costs seconds of extraction (under the default per-article limit, so it is indexed):
-    # the batch holding it stays in the worker long enough to be caught there, however loaded the
-    # machine is.
-    installation = make_installation("distributed", articles=30, poison=1)
-    articles = 31
-    patient = {"NEWSINGEST_RELIABILITY__ARTICLE_TIME_LIMIT_S": "60"}
-    first = installation.start_worker("worker-1.log", **patient)
-    installation.start("run", "--sources", str(installation.sources_file), log_name="daemon.log", **FAST_RECONCILE)
-    unacked = installation.env["NEWSINGEST_KEY_PREFIX"] + "unacked"
-    # Late acks: a batch is in `unacked` from its delivery until it is processed.
-    with private_redis.client() as client:
-        wait_for(lambda: client.hlen(unacked) > 0, 180, "the first worker holding a batch", every_s=0.01)
-    kill_group(first, signal.SIGKILL)
-    first.wait(10)
-
-    installation.start_worker("worker-2.log", **patient)
-    wait_for(_settled(installation, articles), 180, "every job indexed or dead-lettered after the kill")
-    code, audit = installation.audit()
-    assert (code, audit["missing"], audit["dead"]) == (0, 0, 0)
-    assert installation.count() == articles  # duplicated 0: one document per distinct article

@@ -190,3 +190,22 @@ def test_second_stop_signal_exits_at_once_during_the_grace_period(tmp_path: Path
             returncode = daemon.wait(15)
     assert returncode == 130
     assert any(e["event"] == "shutdown_forced" for e in _events(log))
+
+
+def test_sighup_while_the_daemon_waits_for_elasticsearch_at_start_up_does_not_kill_it(tmp_path: Path) -> None:
+    # `systemctl reload` can come while the daemon still waits for its index: SIGHUP's default
+    # action would end the process.
+    with running_origin() as origin:
+        sources = _sources(tmp_path / "sources.yaml", origin)
+        nowhere = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the daemon waits at start-up
+        with _daemon(
+            tmp_path, sources, "daemon.log",
+            NEWSINGEST_ELASTICSEARCH_URL=nowhere, NEWSINGEST_REDIS_URL=os.environ.get("NEWSINGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ) as daemon:
+            log = tmp_path / "daemon.log"
+            _wait_for(lambda: any(e["event"] == "waiting_for_elasticsearch" for e in _events(log)), 60, "the wait")
+            daemon.send_signal(signal.SIGHUP)
+            _wait_for(
+                lambda: any(e["event"] == "reload_requested_during_startup" for e in _events(log)), 30, "the note"
+            )
+            assert daemon.poll() is None

@@ -104,3 +104,54 @@ async def test_a_job_lost_too_often_becomes_a_dead_letter_naming_the_cause(tmp_p
     assert given_up[0][1] == "lost in transit 2 times (never done or dead-lettered)"
     assert any(e["event"] == "reconcile_round" and e["lost_in_transit"] == 1 for e in logs)
     assert ledger.audit(timeout_s=60, now=clock.now)["harbour"].dead == 1
+
+
+class _Queue:
+    """The queue depth the reconciler reads (distributed mode), set by the test."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+
+    async def __call__(self) -> int:
+        return self.depth
+
+
+async def test_jobs_waiting_in_a_deep_queue_are_never_reenqueued(tmp_path: Path) -> None:
+    clock, ledger, outbox = _Clock(), JobLedger.in_data_dir(tmp_path), _Outbox()
+    ledger.record([_job(1)], now=clock.now - 3600)  # an hour in a backlog that never drained
+    reconciler = Reconciler(ledger, outbox, SETTINGS, 10, backlog=_Queue(400), clock=clock)
+    for _ in range(3):
+        report = await reconciler.reconcile()
+        clock.now += 120
+    assert (report.overdue, outbox.sent) == (0, [])
+
+
+async def test_a_job_is_late_only_a_timeout_after_the_queue_drained_past_it(tmp_path: Path) -> None:
+    clock, ledger, outbox, queue = _Clock(), JobLedger.in_data_dir(tmp_path), _Outbox(), _Queue(400)
+    job = _job(1)
+    ledger.record([job], now=clock.now - 3600)
+    reconciler = Reconciler(ledger, outbox, SETTINGS, 10, backlog=queue, clock=clock)
+    await reconciler.reconcile()
+    queue.depth = 0  # the workers caught up: the job's batch has left the queue
+    clock.now += 30
+    assert (await reconciler.reconcile()).reenqueued == 0  # maybe being processed right now
+    clock.now += SETTINGS.reconcile_timeout_s
+    assert (await reconciler.reconcile()).reenqueued == 1
+    assert outbox.sent == [[job]]
+
+
+async def test_overdue_jobs_wait_while_the_index_does_not_answer(tmp_path: Path) -> None:
+    # Workers retry their batches until the index is back: a copy sent now could not be indexed either,
+    # and counting the outage against the job's sends would dead-letter jobs that are only waiting.
+    clock, ledger, outbox = _Clock(), JobLedger.in_data_dir(tmp_path), _Outbox()
+    ledger.record([_job(1)], now=clock.now - 120)
+
+    async def unreachable(_message: dict[str, object]) -> bool | None:
+        return None
+
+    reconciler = Reconciler(ledger, outbox, SETTINGS, 10, probe=unreachable, clock=clock)
+    for _ in range(SETTINGS.reconcile_max_sends + 1):
+        report = await reconciler.reconcile()
+        clock.now += 120
+    assert (report.waiting_for_index, report.lost_in_transit, outbox.sent) == (1, 0, [])
+    assert ledger.audit(timeout_s=60, now=clock.now)["harbour"].dead == 0  # still waiting, not given up
