@@ -116,6 +116,19 @@ class Installation:
                 process.wait()
 
 
+def log_events(path: Path) -> list[dict[str, Any]]:
+    """The structlog JSON lines a process wrote to its log file (Celery's, tracebacks' and other
+    plain lines skipped, and a line cut short by a kill)."""
+    events = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events
+
+
 def kill_group(process: subprocess.Popen[bytes], signum: int) -> None:
     try:
         os.killpg(process.pid, signum)

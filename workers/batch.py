@@ -7,6 +7,7 @@ dead letters here, one per article, so one bad page never fails or repeats its b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from workers.pipeline import Draft, finish, prepare
 from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, StoryState
 
 log = get_logger(__name__)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -164,18 +167,30 @@ def _figure(metric: str, value: float) -> float | int:
 def dead_letter(job: ArticleJob, stage: DeadLetterStage, error: BaseException, now: datetime) -> DeadLetter:
     return DeadLetter(
         job_id=job.job_id,
-        url=job.url,
+        url=_storable(job.url),
         source=job.source.name,
         stage=stage,
         error_type=type(error).__name__,
-        reason=str(error),
+        reason=_storable(str(error)),
         failed_at=now,
-        job=job.to_message(),
+        job=_storable(job.to_message()),
     )
 
 
+def _storable(value: Any) -> Any:
+    """`value` with lone surrogates (half an emoji from a feed's JSON) made U+FFFD. No UTF-8 writer takes
+    one, so a dead letter for the very document they made unwritable would fail, and with it the batch."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _letter_for_message(message: Any, error: InvalidJob) -> DeadLetter:
-    data = message if isinstance(message, dict) else {"raw": repr(message)[:2000]}
+    data = _storable(message) if isinstance(message, dict) else {"raw": repr(message)[:2000]}
     source = data.get("source")
     return DeadLetter(
         job_id=str(data.get("job_id") or "unknown"),
@@ -183,7 +198,7 @@ def _letter_for_message(message: Any, error: InvalidJob) -> DeadLetter:
         source=source.get("name") if isinstance(source, dict) else None,
         stage="validate",
         error_type=type(error).__name__,
-        reason=str(error),
+        reason=_storable(str(error)),
         failed_at=datetime.now(UTC),
         job=data,
     )

@@ -111,7 +111,8 @@ def finish(draft: Draft, state: StoryState, now: datetime) -> Article:
     copies no earlier article, else that article's cluster, with `duplicate_of` naming the article.
 
     `first_seen_at` is `now`: on a re-crawl, the index adapter must keep the value it already stores.
-    The signature stays the one of prepare()'s text: it is taken of the lines learning never drops.
+    The signature stays the one of prepare()'s text: it is taken of the lines learning never drops;
+    `content_hash` too (the page's text before learning), so it names the page, not the learning.
     """
     fields, digest = draft.fields, draft.content_hash
     candidates = candidate_keys(fields["text"])
@@ -121,7 +122,8 @@ def finish(draft: Draft, state: StoryState, now: datetime) -> Article:
         if len(text) >= MIN_TEXT_CHARS:  # a page of nothing but repeated lines keeps them
             words = len(text.split())
             fields = {**fields, "text": text, "word_count": words, "reading_time_s": reading_time_s(words)}
-            digest = content_hash(text)
+            # The digest stays prepare()'s, a function of the page alone: what was learned meanwhile
+            # must not make a redelivered or re-crawled unchanged page look changed (a new version).
     holder = find_duplicate(state, digest, draft.doc_id)
     story = state.admit(draft.doc_id, draft.signature or signature(lasting_text(fields["text"])), holder, now)
     return Article(

@@ -8,7 +8,6 @@ have said they lost the broker before it starts Redis again, so the fault is see
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ import pytest
 from tests.faults.news_site import HOSTS, NewsSite
 from tests.faults.recovery import FAST_RECONCILE, Settled, settle
 from tests.faults.servers import RedisServer
-from tests.installation import Installation, wait_for
+from tests.installation import Installation, log_events, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -79,7 +78,7 @@ def _log(installation: Installation, name: str) -> str:
 
 def _events(installation: Installation, name: str) -> list[dict[str, Any]]:
     """The JSON log lines a process wrote (tracebacks and other plain lines left out)."""
-    return [json.loads(line) for line in _log(installation, name).splitlines() if line.startswith("{")]
+    return log_events(installation.workdir / name)
 
 
 def _both_waiting_for(installation: Installation, redis: RedisServer) -> Callable[[], bool]:

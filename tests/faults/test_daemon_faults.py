@@ -9,7 +9,6 @@ reason while the same process keeps polling the last good sources, and a correct
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -18,14 +17,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
 from tests.faults.news_site import SECTION, STORIES, NewsSite
 from tests.faults.recovery import FAST_RECONCILE, settle
-from tests.installation import Installation, kill_group, wait_for
+from tests.installation import Installation, kill_group, log_events, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -41,18 +39,6 @@ _PAGE = re.compile(r"/(?:news|wire)/(\d+)\.html")
 
 def _entries(site: NewsSite) -> dict[str, int]:
     return {"harbour": STORIES, "harbour-port": SECTION, "coast-wire": site.syndicated}
-
-
-def _events(log: Path) -> list[dict[str, Any]]:
-    """The JSON log lines a process wrote (Celery's and tracebacks' plain lines skipped)."""
-    events = []
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                continue
-    return events
 
 
 def _rss_mib(pid: int) -> float:
@@ -183,7 +169,7 @@ def test_a_daemon_killed_mid_poll_resumes_from_its_saved_feed_state_and_loses_no
 
     # The feed state survived: the new daemon found new exactly the entries the killed one had not
     # written as seen (so nothing it had handed off and recorded is fetched again).
-    restarted = _events(installation.workdir / "daemon-2.log")
+    restarted = log_events(installation.workdir / "daemon-2.log")
     found_new = Counter[str]()
     for event in restarted:
         if event["event"] == "poll_finished":
@@ -227,7 +213,7 @@ def test_bad_edits_of_the_sources_file_are_refused_by_line_while_the_same_daemon
 
     def refused(trigger: str, count: int) -> Callable[[], bool]:
         return lambda: sum(
-            e["event"] == "sources_reload_rejected" and e["trigger"] == trigger for e in _events(log)
+            e["event"] == "sources_reload_rejected" and e["trigger"] == trigger for e in log_events(log)
         ) >= count
 
     wire = _sources_text(news_site, "coast-wire")[len("sources:\n") :]
@@ -246,7 +232,7 @@ def test_bad_edits_of_the_sources_file_are_refused_by_line_while_the_same_daemon
 
     _edit(path, news_site.sources_yaml())  # corrected: and the wire added
     wait_for(
-        lambda: any(e["event"] == "sources_reloaded" for e in _events(log)), 60, "the corrected file applied"
+        lambda: any(e["event"] == "sources_reloaded" for e in log_events(log)), 60, "the corrected file applied"
     )
     news_site.page_delay_s = 0.0
     started = time.monotonic()
@@ -254,7 +240,7 @@ def test_bad_edits_of_the_sources_file_are_refused_by_line_while_the_same_daemon
     fault_report("bad edits of sources.yaml (YAML, field, URL, SIGHUP)", mode, settled)
 
     assert settled.settled and (settled.lost, settled.duplicated) == (0, 0), settled
-    events = _events(log)
+    events = log_events(log)
     rejections = [e for e in events if e["event"] == "sources_reload_rejected"]
     by_trigger = {e["trigger"]: e for e in rejections}  # the timer may also have seen the SIGHUP file
     line = _line_of(invalid_yaml, "   url: http://127.0.0.2")

@@ -239,3 +239,28 @@ def test_undecodable_characters_do_not_cut_the_page_short() -> None:
     html = (PAGES / WORLDWIRE_PAGE).read_text(encoding="utf-8").replace("Speaking on August 9", "Speaking\udcff on August 9")
 
     assert prepare(make_job("", WORLDWIRE_URL, html=html)).fields["word_count"] == clean
+
+
+def _wire_job(n: int) -> ArticleJob:
+    """A wire story whose credit line is furniture its site repeats on every page."""
+    words = ("harbour council tram budget river bridge school library market festival museum station "
+             "ferry mayor report vote plan weather storm summer winter farmers rail workers union").split()
+    sentences = [" ".join(words[(n * 7 + k * 3 + i) % len(words)] for i in range(30)).capitalize() + "." for k in range(5)]
+    body = "".join(f"<p>{s}</p>" for s in sentences)
+    html = (
+        f"<html><head><title>Wire story {n}</title></head><body><div class='story'><h1>Wire story {n}</h1>"
+        f"<p>Harbour Times via Coast Wire</p>{body}</div></body></html>"
+    )
+    return make_job("", f"https://coastwire.example/wire/{n}.html", html=html)
+
+
+def test_a_page_processed_again_after_its_site_furniture_is_learned_keeps_its_content_hash(
+    state: SqliteStoryState,
+) -> None:
+    first = process(_wire_job(0), state, NOW)
+    for n in (1, 2, 3):
+        process(_wire_job(n), state, NOW)
+    again = process(_wire_job(0), state, NOW)  # a redelivery, or a re-crawl of the unchanged page
+
+    assert "Coast Wire" in first.text and "Coast Wire" not in again.text  # learned in between
+    assert again.content_hash == first.content_hash  # so the index keeps its version
