@@ -22,7 +22,7 @@ from ingest.client import HttpClient
 from ingest.daemon import Daemon, RunReport, install_stop_signals
 from ingest.errors import DaemonAlreadyRunning, SourcesFileError
 from ingest.handoff import CeleryHandoff, Handoff
-from ingest.lifecycle import DataDirLock, hold_reload_signal
+from ingest.lifecycle import DataDirLock, hold_reload_signal, stop_during_startup
 from ingest.logs import configure_logging, get_logger
 from ingest.metrics import FlushCountingState
 from ingest.progress import Progress
@@ -111,6 +111,7 @@ def _sources_check(settings: Settings, args: argparse.Namespace) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not args.once:
         hold_reload_signal()  # a reload during start-up must not kill the daemon
+        stop_during_startup()
     path: Path = args.sources or settings.sources
     try:
         sources = load_sources(path)

@@ -26,13 +26,12 @@ from pydantic import ValidationError
 
 from ingest.handoff import Handoff, LocalHandoff
 from ingest.jobs import ArticleJob
-from ingest.ledger import AuditCounts, JobLedger, Overdue
+from ingest.ledger import AuditCounts, JobLedger, Overdue, marks_key
 from ingest.logs import get_logger
 from ingest.progress import Progress
-from ingest.reconcile import LedgeredHandoff, Probe, Reconciler, RedisBacklog, RedisMarkInbox
+from ingest.reconcile import LedgeredHandoff, Probe, Reconciler, RedisBacklog, RedisMarkInbox, queued_batches
 from ingest.settings import Settings
 from workers.documents import DeadLetter, document_id
-from workers.ledger_marks import marks_key
 from workers.ports import DeadLetterArchive, IndexBackend
 
 log = get_logger(__name__)
@@ -198,6 +197,8 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         oldest = ledger.oldest_pending_at()
     finally:
         ledger.close()
+    queued = queued_batches(settings)
+    per_source = {name: counts.behind_backlog(queued) for name, counts in per_source.items()}
     total = sum(per_source.values(), AuditCounts())
     if args.json:
         document: dict[str, Any] = {"mode": settings.mode, **asdict(total)}
@@ -212,6 +213,8 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{name:<24} {c.accepted:>9} {c.done:>9} {c.dead:>7} {c.pending:>8} {c.missing:>8}")
         if oldest is not None:
             print(f"oldest pending job handed off at {_iso(oldest)}")
+        if queued:
+            print(f"{queued} batches wait in the queue: jobs are judged missing only once it has drained")
     if total.missing:
         print(
             f"newsingest: {total.missing} jobs missing (handed off over "

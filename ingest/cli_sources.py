@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from ingest.client import HttpClient
@@ -24,8 +25,9 @@ from ingest.settings import Settings
 from ingest.sources import Source, SourcesFile, load_sources
 from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
 from workers.errors import TransientError
-from workers.health_report import source_health
-from workers.health_state import SourceHealth
+
+if TYPE_CHECKING:
+    from workers.health_state import SourceHealth
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -67,6 +69,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _extraction_health(settings: Settings, names: list[str]) -> dict[str, SourceHealth]:
     try:
+        # Imported here: the drift rules pull in the whole pipeline, which most commands never need.
+        from workers.health_report import source_health
+
         return source_health(settings, names)
     except TransientError as exc:
         print(f"newsingest: extraction health unavailable: {exc}", file=sys.stderr)

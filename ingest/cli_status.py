@@ -26,6 +26,7 @@ from typing import Any
 from ingest.errors import SourcesFileError
 from ingest.ledger import LEDGER_FILE, AuditCounts, JobLedger
 from ingest.lifecycle import lock_holder, lock_path
+from ingest.reconcile import queued_batches
 from ingest.settings import Settings
 from ingest.sources import load_sources
 from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
@@ -107,6 +108,7 @@ def ledger_pending(settings: Settings) -> CheckResult:
         oldest = ledger.oldest_pending_at()
     finally:
         ledger.close()
+    counts = counts.behind_backlog(queued_batches(settings))
     age = f", oldest sent {_ago(oldest)}" if oldest else ""
     detail = f"{counts.pending + counts.missing} jobs accepted, not yet indexed{age}; {counts.missing} missing"
     value = {**asdict(counts), "oldest_pending_at": oldest}

@@ -334,16 +334,22 @@ class Daemon:
                 self._pages.put_nowait(item)
             else:
                 self._gate.submit(item.host, lambda item=item: self._pages.put_nowait(item))  # type: ignore[misc]
-        outcomes = await asyncio.gather(*(item.outcome for item in items))
-        jobs = [o for o in outcomes if isinstance(o, ArticleJob)]
-        failed = [item.entry.seen_key for item, o in zip(items, outcomes, strict=True) if not isinstance(o, ArticleJob)]
+        # Handed off batch by batch as pages arrive, not once the whole poll is fetched: a big feed's
+        # first batch is processed while the rest download, and a daemon killed mid-poll loses (and
+        # fetches again) at most one unfinished batch, not every page of the poll.
+        jobs: list[ArticleJob] = []
+        ready: list[ArticleJob] = []
+        for outcome in asyncio.as_completed([item.outcome for item in items]):
+            page = await outcome
+            if isinstance(page, ArticleJob):
+                ready.append(page)
+                jobs.append(page)
+            if len(ready) >= self._settings.batch_size:
+                await self._hand_off(source.name, ready)
+                ready = []
+        await self._hand_off(source.name, ready)
+        failed = [item.entry.seen_key for item in items if not isinstance(item.outcome.result(), ArticleJob)]
         report.articles_fetched, report.articles_failed = len(jobs), len(failed)
-        for start in range(0, len(jobs), self._settings.batch_size):
-            await self._handoff.submit(jobs[start : start + self._settings.batch_size])
-            metrics.record_handoff(source.name, len(jobs[start : start + self._settings.batch_size]))
-        # Only handed-off entries count as seen; failed pages are tried again next poll, until
-        # their retry budget is spent.
-        await self._state.mark_seen(source.name, [job.entry.seen_key for job in jobs if job.entry])
         counts = await self._state.page_failed(source.name, failed)
         given_up = [key for key, count in counts.items() if count >= self._polling.page_retry_budget]
         if given_up:
@@ -353,6 +359,15 @@ class Daemon:
         # Keep no body hash while pages wait for a retry, or the unchanged feed would hide them.
         retry_pending = len(failed) > len(given_up)
         return result.record if not retry_pending else replace(result.record, body_hash=None)
+
+    async def _hand_off(self, source_name: str, jobs: list[ArticleJob]) -> None:
+        """One batch to the workers; only then do its entries count as seen (failed pages are tried
+        again next poll, until their retry budget is spent)."""
+        if not jobs:
+            return
+        await self._handoff.submit(jobs)
+        metrics.record_handoff(source_name, len(jobs))
+        await self._state.mark_seen(source_name, [job.entry.seen_key for job in jobs if job.entry])
 
     async def _save_outcome(
         self, source: Source, report: SourceReport, result: PollResult | None, record: FeedRecord | None

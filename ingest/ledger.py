@@ -27,7 +27,7 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,6 +91,14 @@ class AuditCounts:
 
     def __add__(self, other: AuditCounts) -> AuditCounts:
         return AuditCounts(*(a + b for a, b in zip(_fields(self), _fields(other), strict=True)))
+
+    def behind_backlog(self, queued_batches: int) -> AuditCounts:
+        """These counts while the queue still holds batches: a job past the timeout may be waiting
+        in it, not lost, so it counts as pending. The reconciler judges it the same way: only once it
+        has seen the queue empty after the job's hand-off (ingest/reconcile.py)."""
+        if queued_batches <= 0 or not self.missing:
+            return self
+        return replace(self, pending=self.pending + self.missing, missing=0)
 
 
 def _fields(counts: AuditCounts) -> tuple[int, ...]:
@@ -221,6 +229,11 @@ def _unpack(payload: bytes | None) -> dict[str, Any]:
         return {}
     data: dict[str, Any] = json.loads(zlib.decompress(payload))
     return data
+
+
+def marks_key(prefix: str) -> str:
+    """The Redis list workers push marks to and the daemon pops them from."""
+    return f"{prefix}ledger:marks"
 
 
 def parse_marks(raw: Sequence[bytes | str]) -> list[Mark]:

@@ -94,6 +94,19 @@ def hold_reload_signal() -> None:
     signal.signal(signal.SIGHUP, noted)
 
 
+def stop_during_startup() -> None:
+    """Until the daemon installs its own stop handling, SIGTERM or SIGINT ends start-up with exit 0
+    (`systemctl stop` of a daemon still waiting for Elasticsearch is a clean stop, not a kill): no poll
+    has started and no job was handed off yet, so there is nothing to drain or save."""
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("stopped_during_startup", signal=signal.Signals(signum).name)
+        raise SystemExit(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+
+
 def install_reload_signal(reload: Callable[[], Awaitable[bool]]) -> None:
     """SIGHUP: re-read the sources file now (the daemon also notices edits on its own within seconds)."""
     loop = asyncio.get_running_loop()

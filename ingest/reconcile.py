@@ -27,7 +27,7 @@ from ingest.handoff import DrainReport, Handoff
 from ingest.jobs import ArticleJob
 from ingest.ledger import JobLedger, Mark, Overdue, parse_marks
 from ingest.logs import get_logger
-from ingest.settings import ReliabilitySettings
+from ingest.settings import ReliabilitySettings, Settings
 
 log = get_logger(__name__)
 
@@ -69,6 +69,20 @@ class RedisBacklog:
 
     def close(self) -> None:
         self._client.close()
+
+
+def queued_batches(settings: Settings) -> int:
+    """Batches waiting in the Celery queue (distributed), 0 standalone or when Redis does not answer
+    (then nothing is excused as waiting: a missing job stays missing)."""
+    if not settings.redis_url:
+        return 0
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        return int(client.llen(settings.key_prefix + settings.celery.queue))
+    except redis.RedisError:
+        return 0
+    finally:
+        client.close()
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from charset_normalizer import from_bytes
 
 from ingest.jobs import ArticleJob, SourceSnapshot
 from ingest.settings import Settings
 from workers.errors import PermanentError
-from workers.pipeline import Draft, prepare
+
+if TYPE_CHECKING:
+    from workers.pipeline import Draft
 
 EXIT_OK, EXIT_FAILED = 0, 1
 PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -74,6 +76,8 @@ def extract_file(path: Path, url: str | None = None, body_selector: str | None =
         source=SourceSnapshot(name="extract", kind="page", url=page_url, body_selector=body_selector),
         discovered_via="page",
     )
+    from workers.pipeline import prepare  # here: registering the command must not load the models' code
+
     return prepare(job)
 
 

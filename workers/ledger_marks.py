@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import redis
 
 from ingest.jobs import ArticleJob
+from ingest.ledger import marks_key
 from ingest.logs import get_logger
 from workers.batch import BatchReport, store_prepared
 from workers.documents import DeadLetter
@@ -26,11 +27,6 @@ log = get_logger(__name__)
 
 Outcome = Literal["done", "dead"]
 Mark = tuple[str, Outcome, str | None]  # (job_id, outcome, reason of a dead letter); as ingest/ledger.py
-
-
-def marks_key(prefix: str) -> str:
-    """The Redis list workers push marks to and the daemon pops them from."""
-    return f"{prefix}ledger:marks"
 
 
 class JobMarks(Protocol):

@@ -68,11 +68,15 @@ def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_
         "run", "--once", "--sources", str(installation.sources_file), NEWSINGEST_ONCE_TIMEOUT_S="1"
     )
     assert queued.returncode == 1, queued.stderr[-3000:]
+    # Past the (here tiny) timeout but still queued: waiting, not missing, while the queue holds them.
+    waiting = installation.cli("audit", "--json", NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S="0.01")
+    assert waiting.returncode == 0, waiting.stdout + waiting.stderr
+    assert '"pending": 12' in waiting.stdout and '"missing": 0' in waiting.stdout, waiting.stdout
     env = installation.env
     with private_redis.client() as client:
         assert client.delete(env["NEWSINGEST_KEY_PREFIX"] + env["NEWSINGEST_CELERY__QUEUE"]) == 1
 
-    # Handed off longer ago than the (here tiny) timeout, never done: missing.
+    # Handed off longer ago than the timeout, never done, and the queue empty: missing.
     audit = installation.cli("audit", "--json", NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S="0.01")
     assert audit.returncode == 1 and '"missing": 12' in audit.stdout, audit.stdout + audit.stderr
 

@@ -88,6 +88,28 @@ async def _once(sources: list[Source], state: FeedState, handoff: Recorder | Non
     return recorder
 
 
+async def test_a_big_poll_is_handed_off_batch_by_batch_while_its_pages_still_download(
+    origin: tuple[Origin, TestServer], sqlite_state: SqliteFeedState
+) -> None:
+    feeds, server = origin
+    paths = [f"/news/{n}" for n in range(45)]
+    feeds.feeds["/big.xml"] = ("application/rss+xml", _rss(str(server.make_url("")), paths))
+
+    class Watching(Recorder):
+        pages_fetched_at_hand_off: list[int] = []
+
+        async def submit(self, jobs: Sequence[ArticleJob]) -> None:
+            self.pages_fetched_at_hand_off.append(sum(feeds.hits.get(p, 0) for p in paths))
+            await super().submit(jobs)
+
+    recorder = await _once([_source(server, "big", "/big.xml")], sqlite_state, Watching())
+    assert len(recorder.jobs) == 45
+    # batch_size 20, at most fetch_concurrency (8) pages in flight: the first batch goes while
+    # more than a third of the poll is still to be fetched.
+    assert len(Watching.pages_fetched_at_hand_off) == 3
+    assert Watching.pages_fetched_at_hand_off[0] <= 20 + SETTINGS.fetch_concurrency < 45
+
+
 async def test_status_fields_are_saved_and_a_failing_source_does_not_hurt_others(
     origin: tuple[Origin, TestServer], sqlite_state: SqliteFeedState
 ) -> None:

@@ -192,9 +192,9 @@ def test_second_stop_signal_exits_at_once_during_the_grace_period(tmp_path: Path
     assert any(e["event"] == "shutdown_forced" for e in _events(log))
 
 
-def test_sighup_while_the_daemon_waits_for_elasticsearch_at_start_up_does_not_kill_it(tmp_path: Path) -> None:
-    # `systemctl reload` can come while the daemon still waits for its index: SIGHUP's default
-    # action would end the process.
+def test_signals_while_the_daemon_waits_for_elasticsearch_at_start_up_reload_is_noted_and_stop_is_clean(tmp_path: Path) -> None:
+    # `systemctl reload` or `stop` can come while the daemon still waits for its index: their default
+    # actions would kill it (a reload) or end it by a signal (a stop).
     with running_origin() as origin:
         sources = _sources(tmp_path / "sources.yaml", origin)
         nowhere = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the daemon waits at start-up
@@ -209,3 +209,6 @@ def test_sighup_while_the_daemon_waits_for_elasticsearch_at_start_up_does_not_ki
                 lambda: any(e["event"] == "reload_requested_during_startup" for e in _events(log)), 30, "the note"
             )
             assert daemon.poll() is None
+            daemon.send_signal(signal.SIGTERM)  # still starting: a clean stop
+            assert daemon.wait(30) == 0
+    assert any(e["event"] == "stopped_during_startup" for e in _events(log))

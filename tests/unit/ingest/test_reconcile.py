@@ -155,3 +155,11 @@ async def test_overdue_jobs_wait_while_the_index_does_not_answer(tmp_path: Path)
         clock.now += 120
     assert (report.waiting_for_index, report.lost_in_transit, outbox.sent) == (1, 0, [])
     assert ledger.audit(timeout_s=60, now=clock.now)["harbour"].dead == 0  # still waiting, not given up
+
+
+def test_audit_counts_behind_a_backlog_call_late_jobs_pending_not_missing() -> None:
+    from ingest.ledger import AuditCounts
+
+    counts = AuditCounts(accepted=10, done=4, dead=1, pending=2, missing=3)
+    assert counts.behind_backlog(queued_batches=5) == AuditCounts(10, 4, 1, 5, 0)
+    assert counts.behind_backlog(queued_batches=0) == counts
