@@ -8,11 +8,12 @@ or dead-lettered), duplicated 0 (documents == distinct articles).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.faults.recovery import FAST_RECONCILE
+from tests.faults.recovery import FAST_RECONCILE, settle
 from tests.faults.servers import RedisServer
 from tests.installation import Installation, wait_for
 
@@ -30,13 +31,15 @@ def _settled(installation: Installation, articles: int) -> Callable[[], bool]:
 
 @pytest.mark.parametrize("mode", ["standalone", "distributed"])
 def test_a_page_that_hangs_extraction_is_dead_lettered_and_its_batch_indexed(
-    make_installation: MakeInstallation, mode: str
+    make_installation: MakeInstallation, fault_report: Callable[..., None], mode: str
 ) -> None:
     installation = make_installation(mode, articles=9, poison=1)
     if installation.distributed:
         installation.start_worker()
+    started = time.monotonic()
     result = installation.cli("run", "--once", "--sources", str(installation.sources_file))
     assert result.returncode == 0, result.stderr[-3000:]
+    fault_report("poison article (hangs extraction) in a batch", mode, settle(installation, 9, started))
 
     letters = installation.dead_letters()
     assert [letter["url"].rsplit("/", 1)[-1] for letter in letters] == ["story-9.html"]
@@ -60,7 +63,7 @@ def test_retrying_a_dead_letter_after_the_fix_indexes_the_article(make_installat
 
 
 def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_back(
-    make_installation: MakeInstallation, private_redis: RedisServer
+    make_installation: MakeInstallation, private_redis: RedisServer, fault_report: Callable[..., None]
 ) -> None:
     installation = make_installation("distributed", articles=12)
     # No worker yet: the jobs wait in the queue, and `run --once` gives up waiting for them.
@@ -80,7 +83,9 @@ def test_a_job_removed_from_the_queue_is_missing_until_the_reconciler_brings_it_
     audit = installation.cli("audit", "--json", NEWSINGEST_RELIABILITY__RECONCILE_TIMEOUT_S="0.01")
     assert audit.returncode == 1 and '"missing": 12' in audit.stdout, audit.stdout + audit.stderr
 
+    started = time.monotonic()
     installation.start_worker()
     installation.start("run", "--sources", str(installation.sources_file), log_name="daemon.log", **FAST_RECONCILE)
     wait_for(_settled(installation, 12), 90, "every job indexed after reconciling")
+    fault_report("queued batch deleted from Redis (reconciler)", "distributed", settle(installation, 12, started))
     assert installation.count() == 12
