@@ -2,7 +2,9 @@
 
 feedparser gets a BytesIO (given bytes equal to a path it would open the file), and the DTD
 prolog is cut away first: feedparser expands entities, and one entity used many times turns a
-small feed into hundreds of megabytes.
+small feed into hundreds of megabytes. Character references no XML character can have (half a
+surrogate pair, past U+10FFFF) become U+FFFD first: feedparser's loose parser raises on them, and one
+broken entry would make the whole feed unreadable.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ingest.jobs import FeedEntry
 
 MAX_ENTRIES = 2000
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\])?\s*>", re.IGNORECASE | re.DOTALL)
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 _NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 _IMAGE_NS = "http://www.google.com/schemas/sitemap-image/1.1"
@@ -69,6 +72,18 @@ def _looks_like_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html"))
 
 
+def _valid_char_refs(body: bytes) -> bytes:
+    if b"&#" not in body:
+        return body
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        hex_digits, decimal = match.groups()
+        code = int(hex_digits, 16) if hex_digits else int(decimal)
+        return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match.group(0)
+
+    return _CHAR_REF.sub(fix, body)
+
+
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     # Links are joined to the feed's URL here (_from_feedparser), not by feedparser: it mangles
     # file: bases (file:///a/b becomes file://a/b), and without a base it skips a urljoin per
@@ -77,7 +92,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     # sanitizing and relative-link rewriting would be work for nothing too.
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(
-        io.BytesIO(_DOCTYPE.sub(b"", body, count=1)),
+        io.BytesIO(_valid_char_refs(_DOCTYPE.sub(b"", body, count=1))),
         response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=False,

@@ -150,3 +150,18 @@ def test_an_external_entity_in_a_sitemap_is_never_read(tmp_path: Path) -> None:
     except FeedParseError:
         return
     assert "SECRET-MARKER" not in repr(feed)
+
+
+@pytest.mark.parametrize("reference", ["&#xD800;", "&#56320;", "&#x110000;"])
+def test_a_character_reference_no_character_can_have_spoils_only_its_own_text(reference: str) -> None:
+    body = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Harbour</title>"
+        f"<item><title>Ferry{reference} news</title><link>https://harbour.example/a</link>"
+        f"<category>port{reference}</category></item>"
+        "<item><title>Tram &#x2014; budget</title><link>https://harbour.example/b</link></item>"
+        "</channel></rss>"
+    ).encode()
+    feed = parse_feed(body, "https://harbour.example/feed.xml", "rss")
+    assert [entry.link for entry in feed.entries] == ["https://harbour.example/a", "https://harbour.example/b"]
+    assert feed.entries[0].title == "Ferry\ufffd news"
+    assert feed.entries[1].title == "Tram \u2014 budget"
