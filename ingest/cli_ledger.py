@@ -87,7 +87,7 @@ def distributed_handoff(settings: Settings, inner: Handoff) -> Iterator[Handoff]
     index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
     dead_letters = ElasticDeadLetters(index.client, settings.index_alias)
     inbox = RedisMarkInbox(settings.redis_url, marks_key(settings.key_prefix))
-    backlog = RedisBacklog(settings.redis_url, settings.key_prefix + settings.celery.queue)
+    backlog = RedisBacklog.of(settings)
 
     async def give_up(jobs: Sequence[Overdue], reason: str) -> None:
         await asyncio.to_thread(dead_letters.record, _lost_letters(jobs, reason))

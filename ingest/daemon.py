@@ -337,19 +337,17 @@ class Daemon:
         # Handed off batch by batch as pages arrive, not once the whole poll is fetched: a big feed's
         # first batch is processed while the rest download, and a daemon killed mid-poll loses (and
         # fetches again) at most one unfinished batch, not every page of the poll.
-        jobs: list[ArticleJob] = []
         ready: list[ArticleJob] = []
         for outcome in asyncio.as_completed([item.outcome for item in items]):
             page = await outcome
             if isinstance(page, ArticleJob):
                 ready.append(page)
-                jobs.append(page)
             if len(ready) >= self._settings.batch_size:
                 await self._hand_off(source.name, ready)
                 ready = []
         await self._hand_off(source.name, ready)
         failed = [item.entry.seen_key for item in items if not isinstance(item.outcome.result(), ArticleJob)]
-        report.articles_fetched, report.articles_failed = len(jobs), len(failed)
+        report.articles_fetched, report.articles_failed = len(items) - len(failed), len(failed)
         counts = await self._state.page_failed(source.name, failed)
         given_up = [key for key, count in counts.items() if count >= self._polling.page_retry_budget]
         if given_up:

@@ -61,11 +61,19 @@ class RedisBacklog:
     """The depth of the Celery queue: the Redis list behind it (key prefix included)."""
 
     def __init__(self, redis_url: str, key: str) -> None:
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=10)
+        self._client = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._key = key
 
+    @classmethod
+    def of(cls, settings: Settings) -> RedisBacklog:
+        assert settings.redis_url
+        return cls(settings.redis_url, settings.key_prefix + settings.celery.queue)
+
+    def depth(self) -> int:
+        return int(self._client.llen(self._key))
+
     async def __call__(self) -> int:
-        return int(await asyncio.to_thread(self._client.llen, self._key))
+        return await asyncio.to_thread(self.depth)
 
     def close(self) -> None:
         self._client.close()
@@ -76,13 +84,13 @@ def queued_batches(settings: Settings) -> int:
     (then nothing is excused as waiting: a missing job stays missing)."""
     if not settings.redis_url:
         return 0
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    backlog = RedisBacklog.of(settings)
     try:
-        return int(client.llen(settings.key_prefix + settings.celery.queue))
+        return backlog.depth()
     except redis.RedisError:
         return 0
     finally:
-        client.close()
+        backlog.close()
 
 
 @dataclass(frozen=True)

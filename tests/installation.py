@@ -82,6 +82,11 @@ class Installation:
         with sqlite3.connect(Path(self.env["NEWSINGEST_DATA_DIR"]) / "newsingest.sqlite3") as db:
             return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
+    def log(self, name: str) -> str:
+        """What a process started with `log_name=name` has written so far ("" before it wrote)."""
+        path = self.workdir / name
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
     def documents(self) -> dict[str, dict[str, Any]]:
         """Every indexed document by id: its version, cluster_id and duplicate_of (for exactness checks)."""
         fields = ("version", "cluster_id", "duplicate_of")

@@ -47,3 +47,10 @@ def settle(installation: Installation, expected_documents: int, since: float, de
             lost = max(expected_documents - count, 0) + int(audit["missing"])
             return Settled(lost, max(count - expected_documents, 0), time.monotonic() - since, audit, done)
         time.sleep(1)
+
+
+def assert_exact(installation: Installation, settled: Settled) -> None:
+    """Settled with nothing lost, doubled or dead-lettered, and no document rewritten."""
+    assert settled.settled and (settled.lost, settled.duplicated) == (0, 0), settled
+    assert settled.audit["dead"] == 0, settled
+    assert {doc["version"] for doc in installation.documents().values()} == {1}

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.faults.news_site import HOSTS, NewsSite
-from tests.faults.recovery import FAST_RECONCILE, Settled, settle
+from tests.faults.recovery import FAST_RECONCILE, assert_exact, settle
 from tests.faults.servers import RedisServer
 from tests.installation import Installation, log_events, wait_for
 
@@ -72,10 +72,6 @@ def _pages_fetched(site: NewsSite) -> int:
     return sum(n for path, n in site.hits.items() if "/news/" in path or "/wire/" in path)
 
 
-def _log(installation: Installation, name: str) -> str:
-    return (installation.workdir / name).read_text(encoding="utf-8", errors="replace")
-
-
 def _events(installation: Installation, name: str) -> list[dict[str, Any]]:
     """The JSON log lines a process wrote (tracebacks and other plain lines left out)."""
     return log_events(installation.workdir / name)
@@ -87,16 +83,10 @@ def _both_waiting_for(installation: Installation, redis: RedisServer) -> Callabl
     broker = rf"redis://(:\*\*@)?127\.0\.0\.1:{redis.port}/0"
 
     def waiting() -> bool:
-        worker = _log(installation, "worker.log")
-        return DAEMON_WAITS in _log(installation, "daemon.log") and re.search(f"Cannot connect to {broker}", worker) is not None
+        worker = installation.log("worker.log")
+        return DAEMON_WAITS in installation.log("daemon.log") and re.search(f"Cannot connect to {broker}", worker) is not None
 
     return waiting
-
-
-def _assert_exact(installation: Installation, settled: Settled) -> None:
-    assert settled.settled and (settled.lost, settled.duplicated) == (0, 0), settled
-    assert settled.audit["dead"] == 0, settled.audit
-    assert {doc["version"] for doc in installation.documents().values()} == {1}
 
 
 def _assert_alive(*processes: subprocess.Popen[bytes]) -> None:
@@ -116,9 +106,9 @@ def test_redis_restarted_gracefully_loses_and_duplicates_nothing(
 
     settled = settle(installation, news_site.expected_documents, injected)
     fault_report("Redis restarted (SHUTDOWN)", "distributed", settled)
-    _assert_exact(installation, settled)
+    assert_exact(installation, settled)
     _assert_alive(daemon, worker)
-    assert "broker_reconnected" in _log(installation, "daemon.log")
+    assert "broker_reconnected" in installation.log("daemon.log")
 
 
 def test_redis_killed_and_restarted_loses_and_duplicates_nothing(
@@ -133,7 +123,7 @@ def test_redis_killed_and_restarted_loses_and_duplicates_nothing(
 
     settled = settle(installation, news_site.expected_documents, injected)
     fault_report("Redis killed (SIGKILL), restarted", "distributed", settled)
-    _assert_exact(installation, settled)
+    assert_exact(installation, settled)
     _assert_alive(daemon, worker)
 
 
@@ -159,7 +149,7 @@ def test_redis_down_a_minute_keeps_daemon_and_worker_up_waiting_with_bounded_mem
 
     settled = settle(installation, news_site.expected_documents, injected)
     fault_report(f"Redis down {OUTAGE_S} s", "distributed", settled)
-    _assert_exact(installation, settled)
+    assert_exact(installation, settled)
     _assert_alive(daemon, worker)
     # Fetching paused: at most the pages already being fetched (the daemon's fetch concurrency, 8)
     # came in after it said it waits, of the ~150 still to fetch.
@@ -193,7 +183,7 @@ def test_a_daemon_told_to_stop_while_redis_is_down_stops_within_its_grace(
 
     # The polls waiting for the broker get the shutdown grace (2 s here), then the daemon exits; what it
     # could not hand off is in the ledger or is fetched again at the next start.
-    assert daemon.wait(60) == 0, _log(installation, "daemon.log")[-3000:]
+    assert daemon.wait(60) == 0, installation.log("daemon.log")[-3000:]
     events = [line["event"] for line in _events(installation, "daemon.log")]
     assert "shutdown_requested" in events and "state_not_saved" in events
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.news_site import NewsSite
-from tests.faults.recovery import FAST_RECONCILE, Settled, settle
+from tests.faults.recovery import FAST_RECONCILE, assert_exact, settle
 from tests.faults.servers import RedisServer
 from tests.installation import Installation, kill_group, wait_for
 
@@ -62,24 +62,12 @@ def _idle(pids: list[int]) -> bool:
     return all(_cpu_ticks(pid) == before[pid] for pid in pids)
 
 
-def _log(installation: Installation, name: str) -> str:
-    path = installation.workdir / name
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-
-
 def _group_gone(process: subprocess.Popen[bytes]) -> bool:
     try:
         os.killpg(process.pid, 0)
     except ProcessLookupError:
         return True
     return False
-
-
-def _assert_exact(installation: Installation, settled: Settled) -> None:
-    """Settled with nothing lost, doubled or dead-lettered, and no document rewritten."""
-    assert settled.settled and (settled.lost, settled.duplicated) == (0, 0), settled
-    assert settled.audit["dead"] == 0, settled
-    assert {doc["version"] for doc in installation.documents().values()} == {1}
 
 
 def test_a_pool_child_killed_mid_batch_has_its_batch_redelivered_at_once(
@@ -109,11 +97,11 @@ def test_a_pool_child_killed_mid_batch_has_its_batch_redelivered_at_once(
 
     settled = settle(installation, news_site.expected_documents, started, deadline_s=180)
     fault_report("pool child killed mid-batch", "distributed", settled)
-    _assert_exact(installation, settled)
-    assert "Worker exited prematurely: signal 9 (SIGKILL)" in _log(installation, "worker.log")  # named
+    assert_exact(installation, settled)
+    assert "Worker exited prematurely: signal 9 (SIGKILL)" in installation.log("worker.log")  # named
     assert worker.poll() is None and len(_children(worker.pid)) == 2  # the parent lives on, pool full
-    assert "Timed out waiting for UP message" not in _log(installation, "worker.log")  # its new child started
-    assert "job_reenqueued" not in _log(installation, "daemon.log")  # the reconciler did not help
+    assert "Timed out waiting for UP message" not in installation.log("worker.log")  # its new child started
+    assert "job_reenqueued" not in installation.log("daemon.log")  # the reconciler did not help
 
 
 def test_a_whole_worker_killed_mid_batch_has_its_batches_restored_by_the_broker(
@@ -136,9 +124,9 @@ def test_a_whole_worker_killed_mid_batch_has_its_batches_restored_by_the_broker(
         installation.start_worker("worker-2.log")
         settled = settle(installation, news_site.expected_documents, killed, deadline_s=180)
         fault_report("whole worker killed (kombu restore, no reconciler)", "distributed", settled)
-        _assert_exact(installation, settled)
+        assert_exact(installation, settled)
         assert not held & {tag.decode() for tag in client.hkeys(unacked)}  # restored, processed, acknowledged
-    assert "job_reenqueued" not in _log(installation, "daemon.log")
+    assert "job_reenqueued" not in installation.log("daemon.log")
 
 
 def test_twenty_warm_worker_restarts_under_load_lose_and_duplicate_nothing(
@@ -161,19 +149,19 @@ def test_twenty_warm_worker_restarts_under_load_lose_and_duplicate_nothing(
             if n == restarts:
                 break
             # SIGTERM as soon as this worker has taken a batch: it stops in the middle of the work.
-            wait_for(lambda: "process_batch[" in _log(installation, log_name), 120, f"worker {n} taking a batch")
+            wait_for(lambda: "process_batch[" in installation.log(log_name), 120, f"worker {n} taking a batch")
             loaded += client.llen(prefix + queue) > 0  # more batches wait behind the one it holds
             workers[n].send_signal(signal.SIGTERM)
 
     settled = settle(installation, news_site.expected_documents, started, deadline_s=180)
     fault_report(f"worker warm shutdown x{restarts} under load", "distributed", settled)
-    _assert_exact(installation, settled)
+    assert_exact(installation, settled)
     assert loaded == restarts  # every shutdown came with a backlog waiting
     old = workers[:-1]
     assert [w.returncode for w in old] == [0] * restarts  # each a clean warm shutdown
     assert all(_group_gone(w) for w in old)  # no pool child left behind
     assert workers[-1].poll() is None
-    logs = [_log(installation, f"worker-{n}.log") for n in range(restarts + 1)]
+    logs = [installation.log(f"worker-{n}.log") for n in range(restarts + 1)]
     assert [log.count('"worker_starting"') for log in logs] == [1] * (restarts + 1)  # none restarted itself
 
 
@@ -199,4 +187,4 @@ def test_a_batch_held_longer_than_the_visibility_timeout_is_delivered_once(
     prefix, queue = installation.env["NEWSINGEST_KEY_PREFIX"], installation.env["NEWSINGEST_CELERY__QUEUE"]
     with private_redis.client() as client:
         assert (client.llen(prefix + queue), client.hlen(prefix + "unacked")) == (0, 0)
-    assert _log(installation, "worker.log").count("] received") == 1
+    assert installation.log("worker.log").count("] received") == 1
