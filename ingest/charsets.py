@@ -68,7 +68,10 @@ def codec_name(label: str | None) -> str | None:
         return None
     try:
         name = codecs.lookup(label.strip().strip("\"'")).name
-    except LookupError:
+        # Python also knows bytes-to-bytes codecs (base64, hex, zlib) and idna, which cannot decode a
+        # page with errors="replace": a page declaring one would fail to decode at all.
+        b"a".decode(name, errors="replace")
+    except (LookupError, UnicodeError):
         return None
     return _SUPERSETS.get(name, name)
 

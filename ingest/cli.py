@@ -17,20 +17,34 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingest import cli_index, cli_ledger, cli_preview, cli_search, cli_sources, cli_status, operate, serve
+from ingest import (
+    cli_index,
+    cli_ledger,
+    cli_preview,
+    cli_search,
+    cli_sources,
+    cli_status,
+    operate,
+    redact,
+    redis_connect,
+    serve,
+)
 from ingest.client import HttpClient
 from ingest.daemon import Daemon, RunReport, install_stop_signals
 from ingest.errors import DaemonAlreadyRunning, SourcesFileError
 from ingest.handoff import CeleryHandoff, Handoff
+from ingest.http_guard import UnsafeBind
 from ingest.lifecycle import DataDirLock, hold_reload_signal, stop_during_startup
 from ingest.logs import configure_logging, get_logger
 from ingest.metrics import FlushCountingState
 from ingest.progress import Progress
+from ingest.redis_connect import RedisTarget
+from ingest.secrets import SecretError, secret_file_warnings
 from ingest.settings import Settings, load_settings
 from ingest.sources import SourcesFile, load_sources
 from ingest.state import FeedState, RedisFeedState, SeenLimits, SqliteFeedState
 from workers import cli_extract
-from workers.errors import IndexUnavailable
+from workers.errors import IndexAccessDenied, IndexUnavailable
 
 log = get_logger("newsingest")
 
@@ -40,17 +54,35 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
+    sys.excepthook = redact.redacting_excepthook  # an uncaught error's traceback may quote a URL
     try:
         settings = load_settings()
+        redact.register_settings(settings)  # every command comes through here: learn the secrets once
+        for warning in secret_file_warnings(settings):
+            get_logger(__name__).warning("secret_readable_by_others", problem=warning)
+        if settings.redis_url:
+            RedisTarget.from_settings(settings)  # TLS without a CA, an unreadable password file: say so now
     except (ValidationError, ValueError, FileNotFoundError) as exc:
-        print(f"newsingest: invalid settings: {exc}", file=sys.stderr)
+        print(f"newsingest: invalid settings: {redact.redact_text(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     command: Callable[[Settings, argparse.Namespace], int] = args.command
     try:
         return command(settings, args)
+    except IndexAccessDenied as exc:  # a rejected password, a missing privilege, an untrusted certificate
+        print(f"newsingest: refusing to go on: {redact.redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SecretError as exc:  # an unreadable password file, a user without a password
+        print(f"newsingest: invalid settings: {redact.redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
     except IndexUnavailable as exc:
-        print(f"newsingest: the index is unavailable: {exc}", file=sys.stderr)
+        print(f"newsingest: the index is unavailable: {redact.redact_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    except redis_connect.RedisAccessError as exc:
+        print(f"newsingest: refusing to start: {redact.redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UnsafeBind as exc:  # an HTTP endpoint would be open beyond loopback without tokens
+        print(f"newsingest: refusing to start: {redact.redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +148,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         sources = load_sources(path)
     except SourcesFileError as exc:
-        print(f"newsingest: refusing to start:\n{exc}", file=sys.stderr)
+        print(f"newsingest: refusing to start:\n{redact.redact_text(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     log.info(
         "starting",
@@ -130,7 +162,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         with DataDirLock(settings.data_dir):  # one daemon per data directory
             report = asyncio.run(_run_async(settings, sources, once=args.once, sources_path=path))
     except DaemonAlreadyRunning as exc:
-        print(f"newsingest: refusing to start: {exc}", file=sys.stderr)
+        print(f"newsingest: refusing to start: {redact.redact_text(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     if report is None:
         return EXIT_OK
@@ -172,22 +204,25 @@ def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple
     if settings.mode == "distributed":
         assert settings.redis_url and settings.elasticsearch_url
         from workers.app import make_app
-        from workers.index.elastic import ElasticIndex
+        from workers.index.connect import check_access, elastic_index
 
-        elastic = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        redis_target = RedisTarget.from_settings(settings)
+        redis_connect.check_access(redis_target)  # a refused password is an error now, not a wait
+        check_access(settings, "write")  # a rejected password or certificate too
+        elastic = elastic_index(settings, "write")
         elastic.wait_until_ready()  # template, index and alias exist before the first job; waits out an outage
         elastic.close()
         handoff: Handoff = CeleryHandoff(
             make_app(settings),
             settings.celery.queue,
             settings.key_prefix + settings.celery.queue,
-            settings.redis_url,
+            redis_target,
             settings.queue_high_water,
             settings.queue_low_water,
             track_results=track_results,
         )
         with cli_ledger.distributed_handoff(settings, handoff) as ledgered:  # jobs in the ledger first
-            yield RedisFeedState(settings.redis_url, settings.key_prefix, SeenLimits.from_settings(settings.polling)), ledgered
+            yield RedisFeedState(redis_target, settings.key_prefix, SeenLimits.from_settings(settings.polling)), ledgered
         return
     from workers.health_state import SqliteExtractionHealth
     from workers.index.sqlite import SqliteDeadLetters, SqliteIndex, open_database
@@ -237,6 +272,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from workers import metrics_server
     from workers.app import make_app
 
+    redis_connect.check_access(RedisTarget.from_settings(settings))  # Celery would retry a refusal for ever
+    from workers.index.connect import check_access
+
+    check_access(settings, "write")  # and the tasks would retry a rejected password as an outage
     metrics_server.prepare(settings, sys.argv[1:])  # may re-execute this command (multiprocess metrics)
     app = make_app(settings)
     concurrency = args.concurrency or settings.celery.concurrency

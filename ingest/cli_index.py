@@ -49,9 +49,9 @@ def _batch_size(text: str) -> int:
 def _status(settings: Settings, _args: argparse.Namespace) -> int:
     if not settings.elasticsearch_url:
         return _sqlite_status(settings)
-    from workers.index.elastic import ElasticIndex
+    from workers.index.connect import elastic_index
 
-    index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+    index = elastic_index(settings, "read")
     try:
         status = index.status()
     finally:
@@ -89,8 +89,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.elasticsearch_url:
         print("standalone mode: the SQLite schema is brought up to date at start-up; nothing to migrate")
         return EXIT_OK
-    from elasticsearch import Elasticsearch
-
+    from workers.index.connect import elastic_client
     from workers.index.migrate import PAGE_SIZE, MigrationError, migrate
 
     def progress(copy_pass: str, total: int) -> Progress:
@@ -98,7 +97,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         desc = "copying" if copy_pass == "copy" else "replaying"
         return Progress(total, unit="document", desc=desc, event=f"migrate_{copy_pass}_progress")
 
-    client = Elasticsearch(settings.elasticsearch_url, request_timeout=120)
+    client = elastic_client(settings, "write", request_timeout_s=120)
     try:
         report = migrate(
             client,

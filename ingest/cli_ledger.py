@@ -30,6 +30,7 @@ from ingest.ledger import AuditCounts, JobLedger, Overdue, marks_key
 from ingest.logs import get_logger
 from ingest.progress import Progress
 from ingest.reconcile import LedgeredHandoff, Probe, Reconciler, RedisBacklog, RedisMarkInbox, queued_batches
+from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
 from workers.documents import DeadLetter, document_id
 from workers.ports import DeadLetterArchive, IndexBackend
@@ -81,12 +82,13 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 def distributed_handoff(settings: Settings, inner: Handoff) -> Iterator[Handoff]:
     """The Celery handoff behind the ledger, with a reconciler that probes Elasticsearch."""
     assert settings.redis_url and settings.elasticsearch_url
-    from workers.index.elastic import ElasticDeadLetters, ElasticIndex
+    from workers.index.connect import elastic_index
+    from workers.index.elastic import ElasticDeadLetters
 
     ledger = JobLedger.in_data_dir(settings.data_dir)
-    index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+    index = elastic_index(settings, "write")
     dead_letters = ElasticDeadLetters(index.client, settings.index_alias)
-    inbox = RedisMarkInbox(settings.redis_url, marks_key(settings.key_prefix))
+    inbox = RedisMarkInbox(RedisTarget.from_settings(settings), marks_key(settings.key_prefix))
     backlog = RedisBacklog.of(settings)
 
     async def give_up(jobs: Sequence[Overdue], reason: str) -> None:
@@ -187,7 +189,7 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
     ledger = JobLedger.in_data_dir(settings.data_dir)
     try:
         if settings.redis_url:
-            inbox = RedisMarkInbox(settings.redis_url, marks_key(settings.key_prefix))
+            inbox = RedisMarkInbox(RedisTarget.from_settings(settings), marks_key(settings.key_prefix))
             try:
                 while marks := inbox.take():
                     ledger.mark(marks)
@@ -236,9 +238,10 @@ def _iso(timestamp: float | None) -> str | None:
 @contextmanager
 def _archive(settings: Settings) -> Iterator[DeadLetterArchive]:
     if settings.elasticsearch_url:
-        from workers.index.elastic import ElasticDeadLetters, ElasticIndex
+        from workers.index.connect import elastic_index
+        from workers.index.elastic import ElasticDeadLetters
 
-        index = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        index = elastic_index(settings, "write")
         try:
             yield ElasticDeadLetters(index.client, settings.index_alias)
         finally:

@@ -18,7 +18,7 @@ from ingest.logs import get_logger
 from ingest.progress import Progress
 from ingest.search_output import stats_document, write_export, write_hits_json, write_hits_table, write_stats
 from ingest.settings import Settings
-from workers.errors import IndexMissing, IndexOutdated, IndexUnavailable, InvalidQuery
+from workers.errors import IndexAccessDenied, IndexMissing, IndexOutdated, IndexUnavailable, InvalidQuery
 from workers.index.query import FILTERS, MAX_LIMIT, build_query
 from workers.ports import IndexBackend, SearchQuery
 
@@ -35,6 +35,7 @@ def register(commands: Any, _sources_commands: Any) -> None:
     search.add_argument("--sort", choices=("relevance", "newest"), default="relevance")
     search.add_argument("--all-copies", action="store_true", help="every copy, not one hit per story")
     search.add_argument("--limit", type=int, default=10, help=f"hits to show (1-{MAX_LIMIT})")
+    search.add_argument("--offset", type=int, default=0, help=f"hits to skip first, for the next page (0-{MAX_LIMIT})")
     search.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     search.set_defaults(command=_search)
 
@@ -85,6 +86,9 @@ def _reporting(command: Command) -> Command:
         except (IndexMissing, IndexOutdated) as exc:
             print(f"newsingest: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        except IndexAccessDenied as exc:  # the identity or certificate, not the cluster: say which
+            print(f"newsingest: refused: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         except IndexUnavailable as exc:
             print(f"newsingest: the index is unavailable: {exc}", file=sys.stderr)
             return EXIT_FAILED
@@ -96,9 +100,9 @@ def _reporting(command: Command) -> Command:
 def open_index(settings: Settings) -> Iterator[IndexBackend]:
     """The index of the configured mode, for reading: IndexMissing/IndexOutdated if it cannot be read."""
     if settings.elasticsearch_url:
-        from workers.index.elastic import ElasticIndex
+        from workers.index.connect import elastic_index
 
-        elastic = ElasticIndex(settings.elasticsearch_url, settings.index_alias)
+        elastic = elastic_index(settings, "read")
         try:
             elastic.check_readable()
             yield elastic
@@ -124,7 +128,9 @@ def colour_wanted(stream: Any) -> bool:
 
 @_reporting
 def _search(settings: Settings, args: argparse.Namespace) -> int:
-    query = query_from_args(args, args.query, limit=args.limit, all_copies=args.all_copies, sort=args.sort)
+    query = query_from_args(
+        args, args.query, limit=args.limit, offset=args.offset, all_copies=args.all_copies, sort=args.sort
+    )
     with open_index(settings) as index:
         hits = index.search(query)
     if args.json:

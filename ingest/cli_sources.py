@@ -21,6 +21,7 @@ from ingest.client import HttpClient
 from ingest.discovery import discover_feeds
 from ingest.errors import FetchError, SourcesFileError
 from ingest.poll import request_policy
+from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
 from ingest.sources import Source, SourcesFile, load_sources
 from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
@@ -108,7 +109,7 @@ def _number(value: float | None) -> str:
 async def _records(settings: Settings, sources: SourcesFile) -> dict[str, FeedRecord]:
     names = [s.name for s in sources.sources]
     if settings.redis_url:
-        state: FeedState = RedisFeedState(settings.redis_url, settings.key_prefix)
+        state: FeedState = RedisFeedState(RedisTarget.from_settings(settings), settings.key_prefix)
     elif settings.sqlite_path.exists():
         owner = ThreadPoolExecutor(1, thread_name_prefix="sqlite-owner")
         state = SqliteFeedState(settings.sqlite_path, owner)

@@ -21,12 +21,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ingest.errors import SourcesFileError
 from ingest.ledger import LEDGER_FILE, AuditCounts, JobLedger
 from ingest.lifecycle import lock_holder, lock_path
 from ingest.reconcile import queued_batches
+from ingest.redact import redact, redact_text
+from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
 from ingest.sources import load_sources
 from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
@@ -56,13 +58,14 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     checks = collect(settings, args.sources or settings.sources)
     failed = [c.name for c in checks if c.critical and not c.ok]
     if args.json:
+        # Checks quote URLs and library errors: redacted like every other output.
         print(json.dumps({"mode": settings.mode, "healthy": not failed, "failed": failed,
-                          "checks": [asdict(c) for c in checks]}))
+                          "checks": [redact(asdict(c)) for c in checks]}))
     else:
         print(f"mode          {settings.mode}")
         for check in checks:
             mark = "ok  " if check.ok else ("FAIL" if check.critical else "warn")
-            print(f"{mark} {check.name:<16} {check.detail}")
+            print(f"{mark} {check.name:<16} {redact_text(check.detail)}")
     if failed:
         print(f"newsingest: unhealthy: {', '.join(failed)}", file=sys.stderr)
         return EXIT_UNHEALTHY
@@ -73,7 +76,10 @@ def collect(settings: Settings, sources_path: Path) -> list[CheckResult]:
     probes: list[tuple[str, Callable[[Settings], CheckResult]]]
     if settings.mode == "distributed":
         probes = [("redis", _redis), ("elasticsearch", _elasticsearch), ("workers", _workers), ("queue", _queue),
-                  ("dead_letters", _elastic_dead_letters), ("daemons", _leases), ("last_index_write", _elastic_last_write)]
+                  ("dead_letters", _elastic_dead_letters), ("daemons", _leases), ("last_index_write", _elastic_last_write),
+                  ("es_identity", _elastic_identity)]
+        if settings.elasticsearch.reader is not None:  # the writer is another user: check it too
+            probes.append(("es_writer", _elastic_writer_identity))
     else:
         probes = [("daemon", _daemon_lock), ("index", _sqlite_index), ("dead_letters", _sqlite_dead_letters),
                   ("last_index_write", _sqlite_last_write)]
@@ -119,15 +125,15 @@ def ledger_pending(settings: Settings) -> CheckResult:
 
 
 def _redis_client(settings: Settings) -> Any:
-    import redis
+    from ingest.redis_connect import redis_client
 
-    return redis.Redis.from_url(str(settings.redis_url), socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S)
+    return redis_client(RedisTarget.from_settings(settings), socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S)
 
 
 def _es_client(settings: Settings) -> Any:
-    from elasticsearch import Elasticsearch
+    from workers.index.connect import elastic_client
 
-    return Elasticsearch(str(settings.elasticsearch_url), request_timeout=_TIMEOUT_S + 2)
+    return elastic_client(settings, "read", request_timeout_s=_TIMEOUT_S + 2)
 
 
 def _redis(settings: Settings) -> CheckResult:
@@ -144,9 +150,40 @@ def _elasticsearch(settings: Settings) -> CheckResult:
     try:
         health = client.cluster.health(timeout=f"{int(_TIMEOUT_S)}s")
         status = health["status"]
-        return CheckResult("elasticsearch", status != "red", f"cluster {status} at {settings.elasticsearch_url}", value=status)
+        return CheckResult("elasticsearch", status != "red", f"cluster {status} at {redact_text(str(settings.elasticsearch_url))}", value=status)
     finally:
         client.close()
+
+
+def _elastic_identity(settings: Settings) -> CheckResult:
+    """Who status (a read command) is to the cluster, warning when that user may do more than read."""
+    return _identity_check("es_identity", settings, "read")
+
+
+def _elastic_writer_identity(settings: Settings) -> CheckResult:
+    return _identity_check("es_writer", settings, "write")
+
+
+def _identity_check(name: str, settings: Settings, purpose: Literal["read", "write"]) -> CheckResult:
+    from elasticsearch import ApiError, TransportError
+
+    from workers.index.connect import elastic_client, refusal, who_am_i
+
+    client = elastic_client(settings, purpose, request_timeout_s=_TIMEOUT_S + 2)
+    try:
+        identity = who_am_i(client, purpose, settings.index_alias)
+    except (ApiError, TransportError) as exc:
+        denied = refusal(settings, purpose, exc)
+        return CheckResult(name, False, str(denied or exc), critical=False)
+    finally:
+        client.close()
+    value = {"security": identity.security, "username": identity.username, "roles": list(identity.roles),
+             "purpose": purpose, "more_than_needed": list(identity.excess)}
+    if identity.excess:
+        detail = f"{identity.describe()} for {purpose}: holds more than it needs ({', '.join(identity.excess)})"
+        return CheckResult(name, False, detail, critical=False, value=value)
+    detail = f"{identity.describe()} for {purpose}" if identity.security else identity.describe()
+    return CheckResult(name, True, detail, critical=False, value=value)
 
 
 def _workers(settings: Settings) -> CheckResult:
@@ -274,7 +311,7 @@ def _failing_sources(settings: Settings, path: Path) -> CheckResult:
 async def _records(settings: Settings, names: list[str]) -> dict[str, FeedRecord]:
     owner: ThreadPoolExecutor | None = None
     if settings.redis_url:
-        state: FeedState = RedisFeedState(settings.redis_url, settings.key_prefix)
+        state: FeedState = RedisFeedState(RedisTarget.from_settings(settings), settings.key_prefix)
     else:
         owner = ThreadPoolExecutor(1, thread_name_prefix="sqlite-owner")
         state = SqliteFeedState(settings.sqlite_path, owner)

@@ -91,12 +91,18 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     # reach workers as HTML fragments only ever turned into text there, so feedparser's
     # sanitizing and relative-link rewriting would be work for nothing too.
     headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(
-        io.BytesIO(_valid_char_refs(_DOCTYPE.sub(b"", body, count=1))),
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(_valid_char_refs(_DOCTYPE.sub(b"", body, count=1))),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # translated at the edge: any failure inside feedparser is this body's
+        # feedparser raises on some malformed input instead of flagging it: its charset sniffing on a
+        # broken declaration (encoding="\xa9", or one holding NUL), its loose parser on stray end tags
+        # (KeyError 'links', int(None) for an empty <height>).
+        raise FeedParseError(url, f"not an RSS or Atom feed ({type(exc).__name__}: {_one_line(exc)})") from exc
     version = parsed.get("version") or ""
     if not version:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
@@ -110,12 +116,12 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
 
 
 def _from_feedparser(raw: dict[str, Any], feed_url: str) -> FeedEntry | None:
-    link = raw.get("link") or _first_alternate(raw.get("links", ()))
+    link = _absolute(feed_url, raw.get("link") or _first_alternate(raw.get("links", ())))
     if not link:
         return None
     content = raw.get("content") or ()
     return FeedEntry(
-        link=urljoin(feed_url, link.strip()),
+        link=link,
         guid=raw.get("id") or None,
         title=_text(raw.get("title")),
         summary=_text(raw.get("summary")),
@@ -139,31 +145,36 @@ def _first_alternate(links: Iterable[Mapping[str, Any]]) -> str | None:
 def _feedparser_image(raw: Mapping[str, Any], feed_url: str) -> str | None:
     for media in (*(raw.get("media_content") or ()), *(raw.get("media_thumbnail") or ())):
         if media.get("url") and media.get("medium", "image") == "image":
-            return urljoin(feed_url, str(media["url"]))
+            return _absolute(feed_url, str(media["url"]))
     for enclosure in raw.get("enclosures") or ():
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-            return urljoin(feed_url, str(enclosure["href"]))
+            return _absolute(feed_url, str(enclosure["href"]))
     return None
 
 
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeedParseError(url, f"not a JSON Feed ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: [[[[... nested
+        raise FeedParseError(url, f"not a JSON Feed ({_one_line(exc) or 'nested too deeply'})") from exc
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         raise FeedParseError(url, "not a JSON Feed (no 'items' list)")
     entries = []
     for item in document["items"][:MAX_ENTRIES]:
         if not isinstance(item, dict):
             continue
-        link = item.get("url") or item.get("external_url")
-        if not isinstance(link, str) or not link:
+        raw_link = item.get("url") or item.get("external_url")
+        link = _absolute(url, raw_link) if isinstance(raw_link, str) else None
+        if not link:
             continue
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        # Fields of the wrong JSON type are left out, as if absent: one odd item never fails the feed.
+        authors = item.get("authors")
+        if not isinstance(authors, list) or not authors:
+            authors = [item["author"]] if isinstance(item.get("author"), dict) else []
+        tags = item.get("tags")
         entries.append(
             FeedEntry(
-                link=urljoin(url, link),
+                link=link,
                 guid=str(item["id"]) if item.get("id") is not None else None,
                 title=_text(item.get("title")),
                 summary=_text(item.get("summary")),
@@ -171,8 +182,8 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
                 authors=_names(authors),
                 published=_parse_date(item.get("date_published")),
                 updated=_parse_date(item.get("date_modified")),
-                categories=tuple(str(t) for t in item.get("tags") or () if t),
-                image=item.get("image") or item.get("banner_image") or None,
+                categories=tuple(str(t) for t in (tags if isinstance(tags, list) else ()) if _is_scalar(t)),
+                image=_text(item.get("image")) or _text(item.get("banner_image")),
             )
         )
     return ParsedFeed(title=_text(document.get("title")), entries=tuple(entries))
@@ -186,7 +197,7 @@ def _parse_sitemap(body: bytes, url: str, news_since: datetime | None) -> Parsed
     try:
         root = etree.fromstring(_DOCTYPE.sub(b"", body, count=1), parser)
     except etree.XMLSyntaxError as exc:
-        raise FeedParseError(url, f"not an XML sitemap ({exc})") from exc
+        raise FeedParseError(url, f"not an XML sitemap ({_one_line(exc)})") from exc
     name = etree.QName(root).localname
     if name == "sitemapindex":
         return _parse_sitemap_index(root, url)
@@ -194,8 +205,8 @@ def _parse_sitemap(body: bytes, url: str, news_since: datetime | None) -> Parsed
         raise FeedParseError(url, f"sitemap root is <{name}>, expected <urlset> or <sitemapindex>")
     entries = []
     for node in root.iterfind(f"{{{_SITEMAP_NS}}}url"):
-        loc = node.findtext(f"{{{_SITEMAP_NS}}}loc")
-        if not loc or not loc.strip():
+        link = _absolute(url, node.findtext(f"{{{_SITEMAP_NS}}}loc"))
+        if not link:
             continue
         lastmod = _parse_date(node.findtext(f"{{{_SITEMAP_NS}}}lastmod"))
         news_date = _parse_date(node.findtext(f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}publication_date"))
@@ -203,7 +214,7 @@ def _parse_sitemap(body: bytes, url: str, news_since: datetime | None) -> Parsed
             continue  # a Google News entry past its freshness window
         entries.append(
             FeedEntry(
-                link=urljoin(url, loc.strip()),
+                link=link,
                 title=_text(node.findtext(f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}title")),
                 published=news_date or lastmod,
                 updated=lastmod,
@@ -220,15 +231,30 @@ def _parse_sitemap_index(root: Any, url: str) -> ParsedFeed:
     children: list[tuple[datetime, int, str]] = []
     oldest = datetime.min.replace(tzinfo=UTC)
     for position, node in enumerate(root.iterfind(f"{{{_SITEMAP_NS}}}sitemap")):
-        loc = node.findtext(f"{{{_SITEMAP_NS}}}loc")
-        if loc and loc.strip():
+        child = _absolute(url, node.findtext(f"{{{_SITEMAP_NS}}}loc"))
+        if child:
             lastmod = _parse_date(node.findtext(f"{{{_SITEMAP_NS}}}lastmod")) or oldest
-            children.append((lastmod, position, urljoin(url, loc.strip())))
+            children.append((lastmod, position, child))
         if len(children) >= MAX_ENTRIES:
             break
     # Newest first: by lastmod, then by position (indexes usually list the newest last).
     children.sort(reverse=True)
     return ParsedFeed(title=None, entries=(), sitemaps=tuple(dict.fromkeys(c[2] for c in children)))
+
+
+def _absolute(base: str, link: str | None) -> str | None:
+    """`link` made absolute against `base`; None when there is none or it cannot be a URL
+    ("http://[" has no valid host): that entry is skipped, the rest of the feed still read."""
+    if not link or not link.strip():
+        return None
+    try:
+        return urljoin(base, link.strip())
+    except ValueError:
+        return None
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip() != ""
 
 
 def _keywords(value: str | None) -> tuple[str, ...]:
@@ -250,7 +276,12 @@ def _names(authors: Iterable[Any]) -> tuple[str, ...]:
 
 
 def _from_struct(value: time.struct_time | None) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(value), tz=UTC) if value else None
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None  # a date past year 9999 (or before 1) once in UTC: no usable date
 
 
 def _parse_date(value: object) -> datetime | None:

@@ -28,6 +28,7 @@ from celery.result import AsyncResult
 from ingest.errors import IngestError
 from ingest.jobs import ArticleJob
 from ingest.logs import get_logger
+from ingest.redis_connect import RedisTarget, as_target, redis_client
 
 log = get_logger(__name__)
 
@@ -72,7 +73,7 @@ class CeleryHandoff:
         app: Celery,
         queue: str,
         queue_key: str,
-        redis_url: str,
+        redis_url: RedisTarget | str,
         high_water: int,
         low_water: int,
         *,
@@ -82,12 +83,12 @@ class CeleryHandoff:
         self._queue = queue
         self._queue_key = queue_key  # the Redis list behind the queue (key prefix included)
         # Bounded waits: a broker that stops answering holds a thread for seconds, not for ever.
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+        self._redis = redis_client(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._high, self._low = high_water, low_water
         self._track_results = track_results
         self._pending: list[AsyncResult[Any]] = []
         self._ready_checked_at = -_READY_CHECK_S
-        self._broker = BrokerWait(self._redis.ping, broker_address(redis_url))
+        self._broker = BrokerWait(self._redis.ping, broker_address(as_target(redis_url).url))
 
     async def submit(self, jobs: Sequence[ArticleJob]) -> None:
         if not jobs:

@@ -22,6 +22,7 @@ import redis.asyncio
 
 from ingest.logs import get_logger
 from ingest.metrics import LEASES_HELD
+from ingest.redis_connect import RedisTarget, async_redis_client
 
 log = get_logger(__name__)
 
@@ -44,9 +45,9 @@ def daemon_id() -> str:
 
 
 class SourceLeases:
-    def __init__(self, redis_url: str, key_prefix: str, ttl_s: float, holder: str | None = None) -> None:
+    def __init__(self, redis_url: RedisTarget | str, key_prefix: str, ttl_s: float, holder: str | None = None) -> None:
         self.holder = holder or daemon_id()
-        self._redis = redis.asyncio.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self._redis = async_redis_client(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self._prefix = f"{key_prefix}lease:"
         self._ttl_ms = int(ttl_s * 1000)
         self.retry_after_s = ttl_s / 2

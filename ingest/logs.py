@@ -8,6 +8,8 @@ from typing import Any, TextIO, cast
 
 import structlog
 
+from ingest import redact
+
 _configured = False
 
 
@@ -33,8 +35,11 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # Credentials never reach a log line: fields redacted first, the finished line once more
+    # (a stdlib record's exception text is only formatted inside the renderer).
+    renderer = redact.redacting_renderer(renderer)
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact.structlog_processor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
@@ -43,7 +48,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     handler = logging.StreamHandler(cast(TextIO, _CurrentStderr()))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=renderer, foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]
+            processor=renderer, foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, redact.structlog_processor]
         )
     )
     root = logging.getLogger()

@@ -1,10 +1,15 @@
-"""The OpenAPI 3.1 description of `newsingest serve` (served at /api/v1/openapi.json). Pure data."""
+"""The OpenAPI 3.1 description of `newsingest serve` (served at /api/v1/openapi.json). Pure data.
+
+The limits shown are the defaults of ApiSettings; a deployment may set others (NEWSINGEST_API__*).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from workers.index.query import MAX_LIMIT
+from ingest.settings import ApiSettings
+
+_LIMITS = ApiSettings()
 
 _FILTERS: list[dict[str, Any]] = [
     {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "source name (case-insensitive)"},
@@ -18,6 +23,12 @@ _FILTERS: list[dict[str, Any]] = [
 _ERROR = {
     "description": "one-line error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+# Answers of the guard in front of every route (ingest/http_guard.py).
+_GUARDED = {"401": _ERROR, "429": _ERROR}
+_TEXT = {
+    "name": "q", "in": "query", "schema": {"type": "string", "maxLength": _LIMITS.max_query_chars},
+    "description": "all words must match; operators, wildcards and field names are plain text",
 }
 
 
@@ -37,42 +48,59 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "Full-text search; one hit per story unless all_copies",
                 "parameters": [
-                    {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "all words must match"},
+                    _TEXT,
                     *_FILTERS,
                     {"name": "sort", "in": "query", "schema": {"enum": ["relevance", "newest"]}},
                     {"name": "all_copies", "in": "query", "schema": {"type": "boolean"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+                    {
+                        "name": "limit", "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": _LIMITS.max_page_size, "default": 10},
+                    },
+                    {
+                        "name": "offset", "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "default": 0},
+                        "description": f"hits to skip; offset + limit <= {_LIMITS.max_result_window}",
+                    },
                 ],
-                "responses": {"200": _ok("SearchResult"), "400": _ERROR, "503": _ERROR},
+                "responses": {"200": _ok("SearchResult"), "400": _ERROR, **_GUARDED, "503": _ERROR},
             }
         },
         "/api/v1/articles/{id}": {
             "get": {
                 "summary": "One article by its id",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _ok("Article"), "404": _ERROR, "503": _ERROR},
+                "responses": {"200": _ok("Article"), **_GUARDED, "404": _ERROR, "503": _ERROR},
             }
         },
         "/api/v1/stats": {
             "get": {
                 "summary": "Articles per day, source and language; top entities and keywords; duplicates",
                 "parameters": [
-                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    _TEXT,
                     *_FILTERS,
                     {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                 ],
-                "responses": {"200": _ok("Stats"), "400": _ERROR, "503": _ERROR},
+                "responses": {"200": _ok("Stats"), "400": _ERROR, **_GUARDED, "503": _ERROR},
             }
         },
-        "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "up"}}}},
+        "/healthz": {
+            "get": {
+                "summary": "The process is up (no token needed)",
+                "security": [],
+                "responses": {"200": {"description": "up"}},
+            }
+        },
         "/readyz": {
             "get": {
                 "summary": "The index can be read",
-                "responses": {"200": {"description": "ready"}, "503": _ERROR},
+                "responses": {"200": {"description": "ready"}, **_GUARDED, "503": _ERROR},
             }
         },
     },
+    # Required when the server has a token file (NEWSINGEST_API__TOKEN_FILE); open on loopback without one.
+    "security": [{"bearer": []}],
     "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
             "Article": {"type": "object", "description": "the stored document (see README: Querying)"},

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-import redis.asyncio
 from prometheus_client import REGISTRY
 
 from ingest.leases import SourceLeases
 from ingest.lifecycle import install_reload_signal
 from ingest.logs import get_logger
 from ingest.ops_http import Check, OpsEndpoint
+from ingest.redis_connect import RedisTarget, async_redis_client
 from ingest.settings import Settings
 from ingest.state import FeedState
 
@@ -34,7 +34,7 @@ def source_leases(settings: Settings) -> SourceLeases | None:
     """Distributed mode: leases in the shared Redis; standalone has one daemon per data directory."""
     if settings.redis_url is None:
         return None
-    return SourceLeases(settings.redis_url, settings.key_prefix, settings.ops.lease_ttl_s)
+    return SourceLeases(RedisTarget.from_settings(settings), settings.key_prefix, settings.ops.lease_ttl_s)
 
 
 @asynccontextmanager
@@ -46,7 +46,7 @@ async def operated(
     if not settings.ops.http_enabled:
         yield None
         return
-    client = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=5) if settings.redis_url else None
+    client = async_redis_client(RedisTarget.from_settings(settings), socket_timeout=5) if settings.redis_url else None
 
     async def state_answers() -> None:
         await state.load(_PROBE_SOURCE)
@@ -70,7 +70,7 @@ async def operated(
             stored = REGISTRY.get_sample_value("newsingest_batches_stored_total") or 0.0
             return max(int(handed - stored), 0)
 
-    endpoint = OpsEndpoint(settings.ops, stop, checks, queue_depth)
+    endpoint = OpsEndpoint(settings.ops, stop, checks, queue_depth, api=settings.api)
     await endpoint.start()
     try:
         yield endpoint

@@ -4,7 +4,8 @@
 late the loop wakes). /readyz: the feed state store answers (and, distributed, Redis), and the
 daemon is not shutting down. /metrics: prometheus-client's default registry (ingest/metrics.py, and
 in standalone mode workers/metrics.py too). Binds 127.0.0.1 unless told otherwise. Never changes
-what the daemon does.
+what the daemon does. Behind ingest/http_guard.py: /metrics and /readyz need a token when one is
+configured (and beyond loopback); /readyz names what is down, never its address.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from ingest.http_guard import SERVER_ARGS, check_bind, guarded_app
 from ingest.logs import get_logger
 from ingest.metrics import QUEUE_DEPTH
-from ingest.settings import OpsSettings
+from ingest.settings import ApiSettings, OpsSettings
 
 log = get_logger(__name__)
 
@@ -34,8 +36,10 @@ class OpsEndpoint:
         stopping: asyncio.Event,
         ready_checks: dict[str, Check],
         queue_depth: Callable[[], Awaitable[int | None]],
+        api: ApiSettings | None = None,
     ) -> None:
         self._settings = settings
+        self._api = api or ApiSettings()
         self._stopping = stopping
         self._checks = ready_checks
         self._queue_depth = queue_depth
@@ -45,11 +49,12 @@ class OpsEndpoint:
         self.port: int | None = None
 
     async def start(self) -> None:
-        app = web.Application()
+        check_bind(self._settings.http_host, self._api, surface="the daemon's /metrics")
+        app = guarded_app(self._api)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, **SERVER_ARGS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._settings.http_host, self._settings.http_port)
         await site.start()
@@ -88,7 +93,9 @@ class OpsEndpoint:
             try:
                 await asyncio.wait_for(check(), _CHECK_TIMEOUT_S)
             except Exception as exc:  # any failure of a check is the answer, not an error of ours
-                problems[name] = f"{type(exc).__name__}: {exc}"
+                # The reason may name a host: it goes to the log, the answer only says what is down.
+                log.warning("ready_check_failed", check=name, error_type=type(exc).__name__, error=str(exc))
+                problems[name] = "timed out" if isinstance(exc, TimeoutError) else "unreachable"
         if problems:
             return web.json_response({"status": "not ready", "problems": problems}, status=503)
         return web.json_response({"status": "ready", "checks": sorted(self._checks)})

@@ -27,6 +27,7 @@ from ingest.handoff import DrainReport, Handoff
 from ingest.jobs import ArticleJob
 from ingest.ledger import JobLedger, Mark, Overdue, parse_marks
 from ingest.logs import get_logger
+from ingest.redis_connect import RedisTarget, redis_client
 from ingest.settings import ReliabilitySettings, Settings
 
 log = get_logger(__name__)
@@ -45,8 +46,8 @@ _MARKS_PER_POP = 1000
 class RedisMarkInbox:
     """The Redis list distributed workers push their marks to; popped (and so consumed) by the daemon."""
 
-    def __init__(self, redis_url: str, key: str) -> None:
-        self._client = redis.Redis.from_url(redis_url)
+    def __init__(self, redis_url: RedisTarget | str, key: str) -> None:
+        self._client = redis_client(redis_url)
         self._key = key
 
     def take(self, limit: int = _MARKS_PER_POP) -> list[Mark]:
@@ -60,14 +61,14 @@ class RedisMarkInbox:
 class RedisBacklog:
     """The depth of the Celery queue: the Redis list behind it (key prefix included)."""
 
-    def __init__(self, redis_url: str, key: str) -> None:
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+    def __init__(self, redis_url: RedisTarget | str, key: str) -> None:
+        self._client = redis_client(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._key = key
 
     @classmethod
     def of(cls, settings: Settings) -> RedisBacklog:
         assert settings.redis_url
-        return cls(settings.redis_url, settings.key_prefix + settings.celery.queue)
+        return cls(RedisTarget.from_settings(settings), settings.key_prefix + settings.celery.queue)
 
     def depth(self) -> int:
         return int(self._client.llen(self._key))

@@ -3,12 +3,15 @@
 Search with the CLI's filters, one article by id, stats, health (/healthz, /readyz) and an OpenAPI
 description, under /api/v1/ (DESIGN decision 11). Only GET routes exist: it never writes.
 Index calls are blocking, so they run on a worker thread (one, for SQLite's single connection).
+Behind ingest/http_guard.py (tokens, bind rule, rate limit, CORS, headers); an index error reaches the
+client without the index's address (the log keeps the full reason).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -16,7 +19,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from ingest.cli_search import EXIT_OK, open_index
+from ingest.cli_search import EXIT_OK, EXIT_USAGE, open_index
+from ingest.http_guard import SERVER_ARGS, UnsafeBind, check_bind, error_response, guarded_app
 from ingest.logs import get_logger
 from ingest.openapi import SPEC
 from ingest.search_output import hit_document, stats_document
@@ -29,7 +33,7 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 _FILTER_PARAMS = {"source": "source", "domain": "domain", "lang": "language", "tag": "tag", "entity": "entity"}
-_SEARCH_PARAMS = frozenset({"q", "since", "until", "sort", "all_copies", "limit", *_FILTER_PARAMS})
+_SEARCH_PARAMS = frozenset({"q", "since", "until", "sort", "all_copies", "limit", "offset", *_FILTER_PARAMS})
 _STATS_PARAMS = frozenset({"q", "since", "until", "top", *_FILTER_PARAMS})
 MAX_TOP = 100
 
@@ -38,6 +42,10 @@ def register(commands: Any, _sources_commands: Any) -> None:
     serve = commands.add_parser("serve", help="read-only HTTP API: search, articles, stats, health, OpenAPI")
     serve.add_argument("--host", help="address to listen on (default: NEWSINGEST_INDEX__SERVE_HOST)")
     serve.add_argument("--port", type=int, help="port (default: NEWSINGEST_INDEX__SERVE_PORT)")
+    serve.add_argument(
+        "--public", action="store_true",
+        help="serve without access tokens on a non-loopback address, on purpose (NEWSINGEST_API__PUBLIC)",
+    )
     serve.set_defaults(command=_serve)
 
 
@@ -67,7 +75,8 @@ class _Index:
 
 def make_app(settings: Settings) -> web.Application:
     index = _Index(settings)
-    app = web.Application(middlewares=[_errors_as_json])
+    api = settings.api
+    app = guarded_app(api, middlewares=[_errors_as_json])
 
     async def close_index(_app: web.Application) -> None:
         await index.close()
@@ -83,13 +92,17 @@ def make_app(settings: Settings) -> web.Application:
 
     async def search(request: web.Request) -> web.Response:
         params = _params(request, _SEARCH_PARAMS)
+        limit = _integer(params.get("limit", "10"), "limit")
+        offset = _integer(params.get("offset", "0"), "offset")
+        _check_page(settings, limit, offset)
         query = build_query(
-            params.get("q", ""),
+            _text(settings, params),
             since=params.get("since"),
             until=params.get("until"),
             sort=params.get("sort", "relevance"),
             all_copies=_boolean(params.get("all_copies", "false"), "all_copies"),
-            limit=_integer(params.get("limit", "10"), "limit"),
+            limit=limit,
+            offset=offset,
             filters={field: params.get(name) for name, field in _FILTER_PARAMS.items()},
         )
         hits = await index.call(lambda backend: backend.search(query))
@@ -108,7 +121,7 @@ def make_app(settings: Settings) -> web.Application:
         if not 1 <= top <= MAX_TOP:
             raise InvalidQuery(f"top must be between 1 and {MAX_TOP}, not {top}")
         query = build_query(
-            params.get("q", ""),
+            _text(settings, params),
             since=params.get("since"),
             until=params.get("until"),
             filters={field: params.get(name) for name, field in _FILTER_PARAMS.items()},
@@ -137,12 +150,39 @@ async def _errors_as_json(
         response: web.StreamResponse = await handler(request)
         return response
     except InvalidQuery as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+        return error_response(400, str(exc))
     except (IndexMissing, IndexOutdated, IndexUnavailable) as exc:
+        # The full reason names the Elasticsearch URL or the SQLite path: the log keeps it, the client
+        # gets what it can act on.
         log.warning("api_index_unavailable", path=request.path, error_type=type(exc).__name__, error=str(exc))
-        return web.json_response({"error": str(exc)}, status=503)
-    except web.HTTPException as exc:
-        return web.json_response({"error": exc.reason}, status=exc.status)
+        return error_response(503, _public_reason(exc))
+
+
+def _public_reason(exc: Exception) -> str:
+    if isinstance(exc, IndexMissing):
+        return "there is no index yet: ingest something first (`newsingest run --once`)"
+    if isinstance(exc, IndexOutdated):
+        return "the index is on an older mapping: run `newsingest index migrate`"
+    return "the index is unavailable right now: try again later"
+
+
+def _text(settings: Settings, params: dict[str, str]) -> str:
+    text = params.get("q", "")
+    if len(text) > settings.api.max_query_chars:
+        raise InvalidQuery(f"q is {len(text)} characters long; the most is {settings.api.max_query_chars}")
+    return text
+
+
+def _check_page(settings: Settings, limit: int, offset: int) -> None:
+    api = settings.api
+    if not 1 <= limit <= api.max_page_size:
+        raise InvalidQuery(f"limit must be between 1 and {api.max_page_size}, not {limit}")
+    if offset < 0:
+        raise InvalidQuery(f"offset must be 0 or more, not {offset}")
+    if offset + limit > api.max_result_window:
+        raise InvalidQuery(
+            f"offset + limit must be at most {api.max_result_window} (got {offset + limit}): narrow the query instead"
+        )
 
 
 def _params(request: web.Request, allowed: frozenset[str]) -> dict[str, str]:
@@ -170,6 +210,12 @@ def _boolean(value: str, name: str) -> bool:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.index.serve_host
     port = args.port or settings.index.serve_port
+    try:
+        check_bind(host, settings.api, public=args.public, surface="`newsingest serve`")
+        app = make_app(settings)
+    except UnsafeBind as exc:
+        print(f"newsingest serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     log.info("serve_starting", host=host, port=port, mode=settings.mode, api="/api/v1/", openapi="/api/v1/openapi.json")
-    web.run_app(make_app(settings), host=host, port=port, print=None, handle_signals=True)
+    web.run_app(app, host=host, port=port, print=None, handle_signals=True, handler_args=SERVER_ARGS)
     return EXIT_OK

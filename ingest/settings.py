@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -198,6 +198,60 @@ class ReliabilitySettings(BaseModel):
     )
 
 
+class Credentials(BaseModel):
+    """One Elasticsearch identity: username and password, or an API key; each secret may come from a
+    file instead (`..._file`, for container secrets). Read through ingest/secrets.py, never directly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = Field(None, description="a file holding the password (trailing newline ignored)")
+    api_key: SecretStr | None = Field(None, description="an encoded API key (id:key, base64), instead of a user")
+    api_key_file: Path | None = None
+
+
+class ElasticsearchSettings(Credentials):
+    """How to reach a secured Elasticsearch (its address stays NEWSINGEST_ELASTICSEARCH_URL).
+
+    The top-level identity is the writer (daemon, workers, index commands); `reader`, when set, is used
+    by the commands that only read (search, stats, export, serve, status)."""
+
+    reader: Credentials | None = None
+    ca_certs: Path | None = Field(None, description="PEM file of the CA that signed the server's certificate")
+    verify_certs: bool = Field(
+        True, description="check the server's TLS certificate; false is logged as a warning at every start"
+    )
+
+
+class RedisSettings(BaseModel):
+    """A secured Redis: the user and password go in NEWSINGEST_REDIS_URL (redis://user:pass@host/0),
+    TLS by its scheme (rediss://)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    password_file: Path | None = Field(None, description="a file holding the URL's password (container secrets)")
+    ca_certs: Path | None = Field(None, description="rediss://: PEM file of the CA that signed the server's certificate")
+
+
+class ApiSettings(BaseModel):
+    """Who may use the HTTP endpoints (`serve`, the daemon's /metrics, a worker's /metrics) and how much."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token_file: Path | None = Field(
+        None, description="bearer tokens, one per line; required to bind an address other than loopback"
+    )
+    public: bool = Field(False, description="serve without tokens on any address (an explicit, logged choice)")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; empty: CORS off")
+    max_query_chars: int = Field(500, ge=1, description="longest search text accepted")
+    max_page_size: int = Field(100, ge=1, description="most results in one page")
+    max_result_window: int = Field(1000, ge=1, description="deepest result reachable by paging (offset + limit)")
+    request_timeout_s: float = Field(10.0, gt=0, description="a request taking longer is answered 503")
+    rate_limit_per_minute: int = Field(120, ge=1, description="requests per client address per minute")
+    rate_limit_burst: int = Field(30, ge=1, description="requests a client may make at once before the limit bites")
+
+
 class Settings(BaseSettings):
     """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
 
@@ -233,6 +287,9 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     reliability: ReliabilitySettings = ReliabilitySettings()
     ops: OpsSettings = OpsSettings()
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    redis: RedisSettings = RedisSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:

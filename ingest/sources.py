@@ -16,6 +16,8 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from ingest.client import check_allow_entry
 from ingest.errors import SourcesFileError
@@ -26,6 +28,9 @@ SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap", "site", "page"]
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _MIN_POLL_INTERVAL_S = 30
+# Far more than any real sources file holds (thousands of sources), far less than an alias bomb makes.
+_MAX_VALUES = 200_000
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def _web_or_file_url(value: str) -> str:
@@ -210,23 +215,86 @@ def load_sources(path: Path) -> SourcesFile:
     label = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SourcesFileError(label, [_not_utf8(label, path)]) from exc
+    except OSError as exc:
         raise SourcesFileError(label, [f"{label}: cannot be read: {exc}"]) from exc
     try:
-        document = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise SourcesFileError(label, [f"{label}:{line} not valid YAML: {exc.problem}"]) from exc
-    if not isinstance(document, CommentedMap):
-        raise SourcesFileError(label, [f"{label}:1 expected a mapping with a 'sources' list"])
-    _resolve_local_urls(document, path.parent)
+        document = _load_yaml(label, text)
+        if not isinstance(document, CommentedMap):
+            raise SourcesFileError(label, [f"{label}:1 expected a mapping with a 'sources' list"])
+        _resolve_local_urls(document, path.parent)
+        plain = _plain(label, document)
+    except RecursionError as exc:
+        # ruamel reads nested lists and mappings recursively: nesting hundreds deep exhausts the stack.
+        line = _line_at(text, _deep_nesting_offset(text))
+        raise SourcesFileError(label, [f"{label}:{line} nested too deeply (lists or mappings inside each other)"]) from exc
     try:
-        return SourcesFile.model_validate(_plain(document))
+        return SourcesFile.model_validate(plain)
     except ValidationError as exc:
         problems = sorted(
             (_describe(label, document, error) for error in exc.errors()), key=_line_number
         )
         raise SourcesFileError(label, problems) from exc
+
+
+def _load_yaml(label: str, text: str) -> Any:
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise SourcesFileError(label, [f"{label}:{line} not valid YAML: {exc.problem}"]) from exc
+    except ReaderError as exc:
+        # Control characters are refused by the reader, which knows only the character offset.
+        line = _line_at(text, exc.position)
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise SourcesFileError(label, [f"{label}:{line} not valid YAML: {exc.reason} ({character})"]) from exc
+    except TypeError as exc:
+        # ruamel builds a key that is a list or mapping as a tuple, which fails when it holds a mapping.
+        line = _complex_key_line(text)
+        raise SourcesFileError(label, [f"{label}:{line} not valid here: a key must be plain text ({exc})"]) from exc
+
+
+def _deep_nesting_offset(text: str, limit: int = 100) -> int:
+    """Where flow brackets first nest `limit` deep (0 when they never do: block nesting)."""
+    depth = 0
+    for offset, char in enumerate(text):
+        depth += 1 if char in "[{" else -1 if char in "]}" else 0
+        if depth >= limit:
+            return offset
+    return 0
+
+
+def _not_utf8(label: str, path: Path) -> str:
+    """Where a file that is not UTF-8 goes wrong: the line of its first undecodable byte."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = raw[: exc.start].decode("utf-8")
+        line = _line_at(prefix, len(prefix))
+        return f"{label}:{line} not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
+    return f"{label}:1 not UTF-8 text: save the file as UTF-8"
+
+
+def _complex_key_line(text: str) -> int:
+    """1-based line of the first mapping key that is itself a list or mapping (1 if none is found)."""
+    pending: list[Any] = [YAML(typ="rt").compose(text)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode):
+                    return int(key.start_mark.line) + 1
+                pending.append(value)
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return 1
+
+
+def _line_at(text: str, offset: int) -> int:
+    """1-based line of a character offset, counting line breaks as read_text and YAML do."""
+    return len(_LINE_BREAK.findall(text[:offset])) + 1
 
 
 def _resolve_local_urls(document: CommentedMap, base: Path) -> None:
@@ -242,12 +310,27 @@ def _resolve_local_urls(document: CommentedMap, base: Path) -> None:
             item["url"] = (base / url.removeprefix("file:")).resolve().as_uri()
 
 
-def _plain(node: Any) -> Any:
-    if isinstance(node, CommentedMap):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(v) for v in node]
-    return node
+def _plain(label: str, document: CommentedMap) -> Any:
+    """The document as plain dicts and lists, refusing one that aliases expand past _MAX_VALUES
+    (nine lines of anchors, each listing the previous one ten times, make a billion values)."""
+    count = 0
+
+    def plain(node: Any, line: int) -> Any:
+        nonlocal count
+        count += 1
+        if isinstance(node, CommentedMap | CommentedSeq):
+            line = node.lc.line + 1  # the innermost list or mapping being expanded, for the message
+        if count > _MAX_VALUES:
+            raise SourcesFileError(
+                label, [f"{label}:{line} more than {_MAX_VALUES} values once aliases (*name) are expanded: use fewer aliases"]
+            )
+        if isinstance(node, CommentedMap):
+            return {str(k): plain(v, line) for k, v in node.items()}
+        if isinstance(node, CommentedSeq):
+            return [plain(v, line) for v in node]
+        return node
+
+    return plain(document, 1)
 
 
 def _describe(label: str, document: CommentedMap, error: ErrorDetails) -> str:

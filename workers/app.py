@@ -11,6 +11,7 @@ from collections.abc import Callable
 from celery import Celery
 from celery.signals import worker_process_init
 
+from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
 from workers.article_limit import warm_up
 from workers.held_batches import RenewHeldBatches
@@ -20,12 +21,20 @@ from workers.tasks import register_tasks
 def make_app(settings: Settings) -> Celery:
     if settings.redis_url is None:
         raise ValueError("the Celery app needs NEWSINGEST_REDIS_URL (distributed mode)")
-    app = Celery("newsingest", broker=settings.redis_url, backend=settings.redis_url)
+    redis = RedisTarget.from_settings(settings)  # the password file filled in; rediss:// with its CA
+    app = Celery("newsingest", broker=redis.url, backend=redis.url)
     celery = settings.celery
     app.conf.update(
+        # rediss:// verifies the server against NEWSINGEST_REDIS__CA_CERTS, broker and results alike.
+        broker_use_ssl=redis.celery_ssl(),
+        redis_backend_use_ssl=redis.celery_ssl(),
+        # JSON only, never pickle: a message injected into the queue cannot run code in a worker.
+        # A refused one becomes a dead letter (workers/refused_messages.py), then is dropped.
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
+        result_accept_content=["json"],
+        worker_consumer="workers.refused_messages:DeadLetteringConsumer",
         task_compression="gzip",
         task_default_queue=celery.queue,
         task_acks_late=True,

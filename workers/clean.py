@@ -142,7 +142,9 @@ def is_sentence(line: str) -> bool:
 
 
 def _normalized_lines(text: str) -> list[str]:
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    # Invisible characters go before composing: removed after, they could leave a letter and its
+    # accent side by side uncomposed ("e\u200b\u0301"), and a second cleaning would change the text.
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
     lines = (_SPACES.sub(" ", line).strip() for line in _LINE_BREAKS.split(text))
     return [line for line in lines if line]
 

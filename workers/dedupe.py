@@ -10,7 +10,7 @@ import ipaddress
 import re
 import unicodedata
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from courlan import extract_domain, normalize_url
 
@@ -22,6 +22,7 @@ _WEB_SCHEMES = frozenset({"http", "https"})
 _VARIANT_HOST_LABELS = frozenset({"m", "mobile", "amp"})
 _AMP_QUERY_KEYS = frozenset({"amp", "amp_js_v", "usqp"})
 _AMP_SUFFIX = re.compile(r"\.amp(?=\.html?$|$)")
+_MAX_ROUNDS = 8  # each round only removes parts, so it settles in a round or two; a bound all the same
 
 
 def canonical_url(url: str, claimed: str | None, source_url: str | None) -> tuple[str, str | None]:
@@ -88,12 +89,30 @@ def _normalize(url: str) -> str:
         # file: and other local URLs (or unparseable ones): the path is the identity, not the query.
         return url.split("?", 1)[0].strip() if scheme else url
     try:
-        # Not courlan's strict mode: it keeps only a dozen known query keys, so ?sid=1 and ?sid=2
-        # (two articles) would share one id; the default mode drops trackers and keeps the rest.
-        normalized = normalize_url(url, strict=False).split("#", 1)[0].strip()
+        parts = urlsplit(url)
+        if not parts.hostname:
+            # "https:x" names no site: like a local URL, its path is its identity (courlan would turn
+            # "https:..//x" into "https:///../x", then "https:///x": never the same twice).
+            return url.split("?", 1)[0].strip()
+        normalized = _web_round(parts)
+        # courlan's path clean-up and the AMP rules can each expose work for the other ("/amp/.."
+        # loses its "amp", then courlan drops the leading "/.."): repeat until nothing changes.
+        for _ in range(_MAX_ROUNDS):
+            again = _web_round(urlsplit(normalized))
+            if again == normalized:
+                break
+            normalized = again
     except ValueError:
         return url
-    return _desktop_variant(normalized)
+    return normalized
+
+
+def _web_round(parts: SplitResult) -> str:
+    # Not courlan's strict mode: it keeps only a dozen known query keys, so ?sid=1 and ?sid=2
+    # (two articles) would share one id; the default mode drops trackers and keeps the rest.
+    # A split URL, not the string: given a string courlan HTML-unescapes it first, and that is
+    # not idempotent ("?a=1&ampl=2" sorted to "a=1&ampl=2" would lose its "amp" on the next pass).
+    return _desktop_variant(normalize_url(parts, strict=False).split("#", 1)[0].strip())
 
 
 def _desktop_variant(url: str) -> str:
@@ -110,16 +129,23 @@ def _desktop_variant(url: str) -> str:
     if len(labels) != len(host.split(".")):
         labels = ["www", *labels] if len(labels) == 2 else labels
     netloc = parts.netloc.replace(host, ".".join(labels), 1) if host else parts.netloc
-    path = parts.path
-    if "amp" in path.split("/"):
-        path = "/".join(segment for segment in path.split("/") if segment != "amp")
-    while _AMP_SUFFIX.search(path):
-        path = _AMP_SUFFIX.sub("", path)
+    path = _non_amp_path(parts.path)
     query = "&".join(
         pair for pair in parts.query.split("&")
         if pair and pair.split("=", 1)[0].lower() not in _AMP_QUERY_KEYS and pair.lower() != "outputtype=amp"
     )
     return urlunsplit((parts.scheme, netloc, path or "/", query, ""))
+
+
+def _non_amp_path(path: str) -> str:
+    """The path without /amp segments and .amp suffixes. Each removal can expose the other
+    ("/a.amp/amp" -> "/a.amp" -> "/a"), so both repeat until neither changes anything."""
+    while True:
+        stripped = "/".join(segment for segment in path.split("/") if segment != "amp")
+        stripped = _AMP_SUFFIX.sub("", stripped)
+        if stripped == path:
+            return path
+        path = stripped
 
 
 def _scheme(url: str) -> str:

@@ -10,9 +10,10 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.jobs import DiscoveredVia
+from ingest.redact import redact
 
 # The index type of a field, read by workers.index.mapping.
 _KEYWORD: dict[str, Any] = {"es": {"type": "keyword"}}
@@ -93,3 +94,12 @@ class DeadLetter(BaseModel):
     reason: str
     failed_at: datetime
     job: dict[str, Any] | None = Field(None, description="the job as received, for replay")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_credentials(cls, data: Any) -> Any:
+        # Every store writes DeadLetter objects: masking here keeps feed tokens, URL passwords and
+        # Authorization headers out of SQLite and Elasticsearch alike, whoever made the letter.
+        if isinstance(data, dict):
+            return {key: redact(value) if key in ("url", "reason", "job", "source") else value for key, value in data.items()}
+        return data

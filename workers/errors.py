@@ -25,6 +25,15 @@ class IndexUnavailable(TransientError):
     """The index cannot be reached; retried without limit, never dead-lettered."""
 
 
+class IndexAccessDenied(IndexUnavailable):
+    """The cluster refused our identity (401, 403) or we do not trust its certificate: a configuration error.
+
+    Commands and start-up stop on it with one line (workers/index/connect.py). A worker that meets it
+    mid-run keeps the batch and retries it like an outage: a revoked role loses nothing while a person
+    fixes it, and the batch is not the batch's fault, so it is never dead-lettered.
+    """
+
+
 class PermanentError(ProcessingError):
     """Retrying cannot help: the input itself is the problem. Becomes a dead letter."""
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-import redis
-
+from ingest.redis_connect import RedisTarget, redis_client
 from ingest.settings import Settings
 from workers.health_state import RedisExtractionHealth, SourceHealth, SqliteExtractionHealth
 
@@ -19,7 +18,7 @@ def source_health(settings: Settings, sources: Sequence[str]) -> dict[str, Sourc
     """Figures per source name; sources with no page recorded yet are left out. Raises TransientError when
     the store cannot be read."""
     if settings.redis_url:
-        client = redis.Redis.from_url(settings.redis_url)
+        client = redis_client(RedisTarget.from_settings(settings))
         try:
             return RedisExtractionHealth(client, settings.key_prefix, settings.health).health(sources)
         finally:

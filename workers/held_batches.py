@@ -20,6 +20,7 @@ from celery import bootsteps
 from celery.worker import state
 
 from ingest.logs import get_logger
+from ingest.redis_connect import RedisTarget, redis_client
 from ingest.settings import Settings
 
 log = get_logger(__name__)
@@ -67,7 +68,7 @@ class RenewHeldBatches(bootsteps.StartStopStep):  # type: ignore[misc]  # celery
         settings: Settings = parent.app.conf.newsingest_settings
         assert settings.redis_url
         # Short socket timeouts: this runs on the consumer's event loop, which must not hang on Redis.
-        self._client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self._client = redis_client(RedisTarget.from_settings(settings), socket_timeout=5, socket_connect_timeout=5)
         key = settings.key_prefix + UNACKED_INDEX
         every_s = renew_interval_s(settings.celery.visibility_timeout_s)
         self._entry = parent.timer.call_repeatedly(every_s, self._renew, (self._client, key))

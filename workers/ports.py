@@ -29,6 +29,7 @@ class SearchQuery:
 
     text: str = ""
     limit: int = 10
+    offset: int = 0  # hits skipped before the first shown (paging)
     collapse: bool = True  # one hit per story (cluster_id)
     source: str | None = None
     language: str | None = None

@@ -17,16 +17,17 @@ from typing import Any
 import redis
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
-from elasticsearch import Elasticsearch
 
 from ingest.handoff import TASK_NAME
 from ingest.logs import get_logger
+from ingest.redis_connect import RedisTarget, redis_client
 from ingest.settings import Settings
 from workers import metrics
 from workers.batch import dead_letter, process_messages, validate_jobs
 from workers.dedupe_state import RedisStoryState
 from workers.errors import IndexUnavailable, TransientError
 from workers.health_state import RedisExtractionHealth
+from workers.index.connect import elastic_client
 from workers.index.elastic import ElasticDeadLetters, ElasticIndex
 from workers.ledger_marks import RedisJobMarks, TrackingDeadLetters, batch_marks, dead_marks, job_ids_of, mark_safely
 from workers.article_limit import prepare_within
@@ -55,7 +56,7 @@ def _worker_context(settings: Settings) -> _WorkerContext:
     global _context
     if _context is None or _context.pid != os.getpid():
         assert settings.elasticsearch_url and settings.redis_url
-        client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+        client = elastic_client(settings, "write")
         index = ElasticIndex(
             client,
             settings.index_alias,
@@ -65,7 +66,7 @@ def _worker_context(settings: Settings) -> _WorkerContext:
         index.ensure_ready()
         dead_letters = ElasticDeadLetters(client, settings.index_alias)
         dead_letters.ensure_ready()
-        shared = redis.Redis.from_url(settings.redis_url)
+        shared = redis_client(RedisTarget.from_settings(settings))
         _context = _WorkerContext(
             pid=os.getpid(),
             index=index,

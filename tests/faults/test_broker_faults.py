@@ -80,7 +80,7 @@ def _events(installation: Installation, name: str) -> list[dict[str, Any]]:
 def _both_waiting_for(installation: Installation, redis: RedisServer) -> Callable[[], bool]:
     """The daemon's named line, and the worker's (Celery's consumer) naming the broker it retries
     (Celery masks a password as `:**@` whether there is one or not)."""
-    broker = rf"redis://(:\*\*@)?127\.0\.0\.1:{redis.port}/0"
+    broker = rf"redis://(:\*+@)?127\.0\.0\.1:{redis.port}/0"
 
     def waiting() -> bool:
         worker = installation.log("worker.log")

@@ -20,7 +20,8 @@ from pydantic_core import PydanticSerializationError
 
 from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
-from workers.errors import IndexMissing, IndexOutdated, IndexUnavailable, TransientError
+from workers.errors import IndexAccessDenied, IndexMissing, IndexOutdated, IndexUnavailable, TransientError
+from workers.index.connect import CA_SETTING, is_certificate_error, is_security_refusal
 from workers.index.elastic_query import buckets, filtered_query, search_body, stats_body
 from workers.index.mapping import (
     MAPPING_VERSION,
@@ -105,8 +106,15 @@ def _unavailable_on_errors(action: str, target: str) -> Iterator[None]:
     try:
         yield
     except ApiError as exc:
+        if is_security_refusal(exc):  # our identity, not the cluster's state: IndexAccessDenied says so
+            raise IndexAccessDenied(f"elasticsearch refused {action} on {target}: {_api_error_reason(exc)}") from exc
         raise IndexUnavailable(f"elasticsearch refused {action} on {target}: {_api_error_reason(exc)}") from exc
     except TransportError as exc:  # connection refused, timeout, TLS
+        if is_certificate_error(exc):
+            raise IndexAccessDenied(
+                f"elasticsearch during {action} on {target}: its TLS certificate is not trusted; "
+                f"set {CA_SETTING} to the PEM file of the CA that signed it"
+            ) from exc
         raise IndexUnavailable(f"elasticsearch unreachable during {action} on {target}: {exc}") from exc
 
 
@@ -169,8 +177,11 @@ class ElasticIndex:
         sleep: Callable[[float], None] = time.sleep,
         max_bulk_documents: int = MAX_BULK_DOCUMENTS,
         max_bulk_bytes: int = MAX_BULK_BYTES,
+        owns_client: bool = False,
     ) -> None:
+        # owns_client: a client given here is closed by close() (workers/index/connect.py makes such ones).
         self._client, self._owns_client = _client(client_or_url, request_timeout_s)
+        self._owns_client = self._owns_client or owns_client
         self.alias = alias
         self.index = index_name(alias)
         self._request_timeout_s = request_timeout_s
@@ -224,6 +235,8 @@ class ElasticIndex:
             try:
                 self.ensure_ready()
                 return True
+            except IndexAccessDenied:
+                raise  # a refused identity or certificate does not heal by waiting
             except IndexUnavailable as exc:
                 delay_s = min(max_delay_s, 2.0**attempt)
                 log.warning("waiting_for_elasticsearch", alias=self.alias, error=str(exc), retry_in_s=delay_s)

@@ -6,12 +6,17 @@ runs one suite against both, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from workers.index.mapping import SEARCH_FIELDS
 from workers.ports import HIGHLIGHT_END, HIGHLIGHT_START, SearchQuery
 
 SNIPPET_CHARS = 200
+# Words of a search that count, as in the SQLite adapter (sqlite.MAX_QUERY_TERMS): thousands of
+# words would pass Elasticsearch's clause limit and fail the whole search.
+MAX_QUERY_WORDS = 32
+_WORD = re.compile(r"\w+")
 # Filter name on SearchQuery -> the keyword field it matches (case-insensitively, as SQLite does).
 FILTER_FIELDS = {"source": "source", "domain": "domain", "language": "language", "tag": "tags", "entity": "entities"}
 
@@ -36,14 +41,22 @@ def text_clause(query: SearchQuery) -> dict[str, Any]:
     if not query.text.strip():
         return {"match_all": {}}
     # Every word must match, in any of the fields: what a search box promises (and SQLite does).
+    # multi_match has no query syntax at all: `*`, `?`, `/re/`, `~`, `field:` and quotes are analysed as
+    # text, so a user cannot ask for a wildcard, regexp, fuzzy or script query (query_string could);
+    # simple_query_string's operators would also make `-word` mean something SQLite does not.
     return {
         "multi_match": {
-            "query": query.text,
+            "query": _first_words(query.text),
             "fields": list(SEARCH_FIELDS),
             "type": "cross_fields",
             "operator": "and",
         }
     }
+
+
+def _first_words(text: str) -> str:
+    words = list(_WORD.finditer(text))
+    return text if len(words) <= MAX_QUERY_WORDS else text[: words[MAX_QUERY_WORDS - 1].end()]
 
 
 def filtered_query(query: SearchQuery) -> dict[str, Any]:
@@ -53,6 +66,8 @@ def filtered_query(query: SearchQuery) -> dict[str, Any]:
 def search_body(query: SearchQuery) -> dict[str, Any]:
     """Keyword arguments of `Elasticsearch.search` for a SearchQuery."""
     body: dict[str, Any] = {"size": query.limit}
+    if query.offset:
+        body["from"] = query.offset
     if not query.text.strip() or query.sort == "newest":
         body["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
         body["track_scores"] = True

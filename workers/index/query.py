@@ -26,7 +26,10 @@ def parse_moment(text: str, now: datetime, option: str = "--since") -> datetime:
     relative = _RELATIVE.match(text)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2).lower()
-        return now - timedelta(seconds=amount * _UNIT_S[unit])
+        try:
+            return now - timedelta(seconds=amount * _UNIT_S[unit])
+        except OverflowError:  # "9999999999d" reaches before the year 1
+            raise InvalidQuery(f"{option} {text!r} reaches too far back (try 24h, 7d, 2w or 2026-11-25)") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
             moment = datetime.combine(date.fromisoformat(text.strip()), time(), tzinfo=UTC)
@@ -46,6 +49,7 @@ def build_query(
     since: str | None = None,
     until: str | None = None,
     limit: int = 10,
+    offset: int = 0,
     all_copies: bool = False,
     sort: str = "relevance",
     filters: Mapping[str, str | None] | None = None,
@@ -60,6 +64,8 @@ def build_query(
         raise InvalidQuery(f"sort must be relevance or newest, not {sort!r}")
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if not 0 <= offset <= MAX_LIMIT:
+        raise InvalidQuery(f"offset must be between 0 and {MAX_LIMIT}, not {offset}")
     start = parse_moment(since, now, "--since") if since else None
     end = parse_moment(until, now, "--until") if until else None
     if start is not None and start > now + _CLOCK_SKEW:
@@ -69,5 +75,5 @@ def build_query(
     values: dict[str, Any] = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in filters.items()}
     order: SortOrder = "newest" if sort == "newest" else "relevance"
     return SearchQuery(
-        text=text, limit=limit, collapse=not all_copies, since=start, until=end, sort=order, **values
+        text=text, limit=limit, offset=offset, collapse=not all_copies, since=start, until=end, sort=order, **values
     )
