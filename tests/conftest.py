@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 
 from workers.documents import Article, document_id
 
@@ -48,3 +49,12 @@ def make_article() -> MakeArticle:
         return Article(**{**fields, **overrides})
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _logging_config_restored() -> Iterator[None]:
+    """A test that runs `ingest.cli.main()` in-process reconfigures structlog (its --log-level): put the
+    configuration back, or later tests that capture info-level events see only warnings."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
