@@ -27,7 +27,7 @@ from ingest.errors import SourcesFileError
 from ingest.ledger import LEDGER_FILE, AuditCounts, JobLedger
 from ingest.lifecycle import lock_holder, lock_path
 from ingest.reconcile import queued_batches
-from ingest.redact import redact, redact_text
+from ingest.redact import redact, redact_text, redact_url
 from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
 from ingest.sources import load_sources
@@ -140,7 +140,7 @@ def _redis(settings: Settings) -> CheckResult:
     client = _redis_client(settings)
     try:
         client.ping()
-        return CheckResult("redis", True, f"answers at {_no_password(str(settings.redis_url))}")
+        return CheckResult("redis", True, f"answers at {redact_url(str(settings.redis_url))}")
     finally:
         client.close()
 
@@ -327,6 +327,3 @@ def _ago(moment: float) -> str:
     return f"{max(time.time() - moment, 0):.0f}s ago"
 
 
-def _no_password(url: str) -> str:
-    head, at, tail = url.rpartition("@")
-    return f"{head.split('//')[0]}//***@{tail}" if at else url

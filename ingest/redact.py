@@ -61,6 +61,11 @@ def forget_secrets() -> None:
         _secrets = frozenset()
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password masked; the user stays (it says who connects)."""
+    return _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", url)
+
+
 def redact_text(text: str) -> str:
     """`text` with URL passwords, secret query parameters, Authorization values and known secrets masked."""
     if not text:

@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import redis
 import redis.asyncio
 
+from ingest.redact import redact_url
 from ingest.secrets import SecretError, read_secret
 from ingest.settings import Settings
 
@@ -52,16 +53,6 @@ def acl_rules(key_prefix: str, db: int = 0) -> str:
     return f"resetkeys resetchannels ~{key_prefix}* &{key_prefix}* &{pidbox} +@all -@dangerous"
 
 
-def redact(url: str) -> str:
-    """The URL with its password replaced by `***` (the user stays: it says who we connect as)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
-
-
 @dataclass(frozen=True)
 class RedisTarget:
     """Where Redis is and how to trust it: the URL (password filled in) and, for rediss://, the CA file."""
@@ -81,7 +72,7 @@ class RedisTarget:
         if password is not None:
             if urlsplit(url).password is not None:
                 raise RedisSettingsError(
-                    f"{_URL_SETTING}={redact(url)} has a password and {_PASSWORD_SETTING}_FILE is set: keep one"
+                    f"{_URL_SETTING}={redact_url(url)} has a password and {_PASSWORD_SETTING}_FILE is set: keep one"
                 )
             url = _with_password(url, password)
         target = cls(url, settings.redis.ca_certs)
@@ -94,7 +85,7 @@ class RedisTarget:
 
     @property
     def redacted(self) -> str:
-        return redact(self.url)
+        return redact_url(self.url)
 
     def check(self) -> None:
         """TLS without a CA to verify the server against is refused, never downgraded to "trust anyone"."""

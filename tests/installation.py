@@ -163,3 +163,15 @@ def wait_for(condition: Callable[[], bool], deadline_s: float, what: str, every_
         if time.monotonic() > end:
             pytest.fail(f"not within {deadline_s:g}s: {what}")
         time.sleep(every_s)
+
+
+def drop_alias(client: Any, alias: str) -> None:
+    """Delete the indices behind `alias` (`{alias}*`) and its template, whatever exists of them.
+    Names, not a wildcard delete: action.destructive_requires_name is on by default."""
+    from workers.index.mapping import template_name
+
+    lenient = client.options(ignore_status=404)
+    found = lenient.indices.get(index=f"{alias}*", expand_wildcards="all", allow_no_indices=True)
+    if found.meta.status == 200 and found.body:
+        lenient.indices.delete(index=",".join(found.body))
+    lenient.indices.delete_index_template(name=template_name(alias))

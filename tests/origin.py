@@ -93,6 +93,14 @@ class Origin:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def write_sources(self, path: Path, name: str = "worldwire") -> Path:
+        """A sources file with one source: this origin's seed feed, its loopback host allowed."""
+        path.write_text(
+            f"sources:\n  - name: {name}\n    url: {self.base}/feed.xml\n    allow_hosts: [\"{self.host}\"]\n",
+            encoding="utf-8",
+        )
+        return path
+
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(self._start())

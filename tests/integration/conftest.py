@@ -13,7 +13,7 @@ import pytest
 import redis
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from workers.index.mapping import template_name
+from tests.installation import drop_alias
 
 ELASTICSEARCH_URL_VARIABLE = "NEWSINGEST_TEST_ELASTICSEARCH_URL"
 REDIS_URL_VARIABLE = "NEWSINGEST_TEST_REDIS_URL"
@@ -57,12 +57,7 @@ def es_alias(es_client: Elasticsearch) -> Iterator[str]:
     """A fresh alias name; its indices (`{alias}*`) and template are deleted after the test."""
     alias = f"test-{uuid.uuid4().hex[:8]}"
     yield alias
-    lenient = es_client.options(ignore_status=404)
-    # Names, not a wildcard delete: action.destructive_requires_name is on by default.
-    found = lenient.indices.get(index=f"{alias}*", expand_wildcards="all", allow_no_indices=True)
-    if found.meta.status == 200 and found.body:
-        lenient.indices.delete(index=",".join(found.body))
-    lenient.indices.delete_index_template(name=template_name(alias))
+    drop_alias(es_client, alias)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import os
 import pickle
 import signal
 import subprocess
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.installation import Installation, kill_group, log_events, wait_for
+from tests.installation import Installation, drop_alias, kill_group, log_events, wait_for
 from tests.origin import Origin, running_origin
 from tests.redis_tls import USER, SecuredRedis, start_secured_redis
 
@@ -51,16 +50,10 @@ def secured(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> Iterator[S
 def alias(elasticsearch_url: str) -> Iterator[str]:
     from elasticsearch import Elasticsearch
 
-    from workers.index.mapping import template_name
-
     name = f"test-{uuid.uuid4().hex[:8]}"
     yield name
     with Elasticsearch(elasticsearch_url) as client:
-        lenient = client.options(ignore_status=404)
-        found = lenient.indices.get(index=f"{name}*", expand_wildcards="all", allow_no_indices=True)
-        if found.meta.status == 200 and found.body:
-            lenient.indices.delete(index=",".join(found.body))
-        lenient.indices.delete_index_template(name=template_name(name))
+        drop_alias(client, name)
 
 
 def _secured_env(tmp: Path, server: SecuredRedis, prefix: str, alias: str, elasticsearch_url: str) -> dict[str, str]:
@@ -95,18 +88,7 @@ def deployment(
 ) -> Iterator[Installation]:
     """A worker running against the secured Redis; the daemon is run by each test."""
     tmp = tmp_path_factory.mktemp("secured-deployment")
-    sources_file = tmp / "sources.yaml"
-    sources_file.write_text(
-        textwrap.dedent(
-            f"""\
-            sources:
-              - name: worldwire
-                url: {origin.base}/feed.xml
-                allow_hosts: ["{origin.host}"]
-            """
-        ),
-        encoding="utf-8",
-    )
+    sources_file = origin.write_sources(tmp / "sources.yaml")
     installation = Installation(_secured_env(tmp, secured, prefix, alias, elasticsearch_url), tmp, sources_file)
     installation.start_worker()
     yield installation

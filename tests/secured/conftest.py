@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from workers.index.mapping import template_name
+from tests.installation import drop_alias
+
 
 SERVICES_HOME = Path(os.environ.get("NEWSINGEST_SERVICES_HOME", "/var/lib/newsingest-dev"))
 SECURE_DIR = SERVICES_HOME / "elasticsearch-secure"
@@ -89,11 +90,7 @@ def news_alias(admin: Elasticsearch) -> Iterator[str]:
     """A fresh alias inside the roles' `news-*` pattern; its indices and template go afterwards."""
     alias = f"news-sec{uuid.uuid4().hex[:8]}"
     yield alias
-    lenient = admin.options(ignore_status=404)
-    found = lenient.indices.get(index=f"{alias}*", expand_wildcards="all", allow_no_indices=True)
-    if found.meta.status == 200 and found.body:
-        lenient.indices.delete(index=",".join(found.body))
-    lenient.indices.delete_index_template(name=template_name(alias))
+    drop_alias(admin, alias)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,18 +68,7 @@ def ingested(
 ) -> Iterator[Installation]:
     """One run of the whole pipeline, writing as newsingest-writer, reading as newsingest-reader."""
     tmp = tmp_path_factory.mktemp("secured-pipeline")
-    sources_file = tmp / "sources.yaml"
-    sources_file.write_text(
-        textwrap.dedent(
-            f"""\
-            sources:
-              - name: worldwire
-                url: {origin.base}/feed.xml
-                allow_hosts: ["{origin.host}"]
-            """
-        ),
-        encoding="utf-8",
-    )
+    sources_file = origin.write_sources(tmp / "sources.yaml")
     redis_password = tmp / "redis-password"
     redis_password.write_text(secured_redis.password + "\n", encoding="utf-8")
     env = _base_env(tmp)

@@ -16,7 +16,8 @@ from pydantic import SecretStr
 
 from ingest.secrets import SecretError
 from ingest.settings import Credentials, ElasticsearchSettings, Settings
-from workers.index.connect import elastic_client, is_security_refusal, redacted_url, username_for
+from ingest.redact import redact_url
+from workers.index.connect import elastic_client, is_security_refusal, username_for
 
 URL = "https://127.0.0.1:9200"
 
@@ -92,8 +93,8 @@ def test_reader_password_file_that_cannot_be_read_names_the_reader_setting(tmp_p
 
 
 def test_urls_lose_their_password_in_messages() -> None:
-    assert redacted_url("https://u:secret@es.example:9200/") == "https://u:***@es.example:9200/"
-    assert redacted_url(URL) == URL
+    assert redact_url("https://u:secret@es.example:9200/") == "https://u:***@es.example:9200/"
+    assert redact_url(URL) == URL
 
 
 def _refusal(status: int, error_type: str) -> ApiError:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from elastic_transport import TlsError
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch, TransportError
 
 from ingest.logs import get_logger
+from ingest.redact import redact_url
 from ingest.secrets import SecretError, read_secret
 from ingest.settings import Credentials, Settings
 from workers.errors import IndexAccessDenied
@@ -46,15 +46,6 @@ class Identity:
             return "security is off on this cluster: no identity, every request allowed"
         roles = ", ".join(self.roles) or "no roles"
         return f"user {self.username} (roles: {roles})"
-
-
-def redacted_url(url: str) -> str:
-    """The URL without a password that may sit in it."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{parts.username}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def credentials_for(settings: Settings, purpose: Purpose) -> tuple[Credentials, str]:
@@ -104,7 +95,7 @@ def _tls_options(settings: Settings, url: str) -> dict[str, Any]:
             _warned_unverified.add(url)
             log.warning(
                 "elasticsearch_tls_unverified",
-                url=redacted_url(url),
+                url=redact_url(url),
                 detail=f"{_PREFIX}VERIFY_CERTS=false: the server's certificate is not checked; anyone between "
                 "here and the server can read and change the traffic",
             )
@@ -153,7 +144,7 @@ def is_certificate_error(exc: BaseException) -> bool:
 
 def refusal(settings: Settings, purpose: Purpose, exc: BaseException) -> IndexAccessDenied | None:
     """The one-line error for a refusal that is the configuration's fault, or None for anything else."""
-    url = redacted_url(str(settings.elasticsearch_url))
+    url = redact_url(str(settings.elasticsearch_url))
     user = username_for(settings, purpose)
     _, prefix = credentials_for(settings, purpose)
     if isinstance(exc, AuthenticationException):

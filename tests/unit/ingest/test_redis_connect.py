@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.redis_connect import RedisSettingsError, RedisTarget, acl_rules, redact
+from ingest.redact import redact_url as redact
+from ingest.redis_connect import RedisSettingsError, RedisTarget, acl_rules
 from ingest.settings import Settings
 
 
