@@ -6,6 +6,7 @@ Never fetches anything; it only reads and validates `sources.yaml`.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -240,7 +241,11 @@ def load_sources(path: Path) -> SourcesFile:
 
 def _load_yaml(label: str, text: str) -> Any:
     try:
-        return YAML(typ="rt").load(text)
+        with warnings.catch_warnings():
+            # YAML lets a later anchor reuse a name (an alias means the latest); ruamel warns about it, which
+            # would print a library warning, or fail under -W error, for a valid file.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise SourcesFileError(label, [f"{label}:{line} not valid YAML: {exc.problem}"]) from exc
