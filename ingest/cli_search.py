@@ -59,6 +59,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", "--language", dest="language", help="only this language (ISO 639-1)")
     parser.add_argument("--tag", help="only sources with this tag")
     parser.add_argument("--entity", help="only articles naming this person, place or organisation")
+    parser.add_argument("--story", help="only the copies of this story (its cluster_id)")
     parser.add_argument("--since", help="published since: 24h, 7d, 2w or a date (2026-11-25)")
     parser.add_argument("--until", help="published before: 24h, 7d, 2w or a date")
 

@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,11 +19,12 @@ from typing import Any
 from ingest.client import HttpClient
 from ingest.discovery import discover_feeds
 from ingest.errors import FetchError, SourcesFileError
+from ingest.feed_records import load_records
+from ingest.humanize import ago, drift_text, duration, number, share, until
 from ingest.poll import request_policy
-from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
-from ingest.sources import Source, SourcesFile, load_sources
-from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
+from ingest.sources import Source, load_sources
+from ingest.state import FeedRecord
 from workers.errors import TransientError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     except SourcesFileError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    records = asyncio.run(_records(settings, sources))
+    records = asyncio.run(load_records(settings, [s.name for s in sources.sources]))
     health = _extraction_health(settings, [s.name for s in sources.sources])
     now = time.time()
     for source in sources.sources:
@@ -85,40 +85,12 @@ def _health_lines(health: SourceHealth | None, now: float) -> list[str]:
         return []
     recent = health.windows.recent
     lines = [
-        f"    extraction, last {recent.pages} pages: no text {_share(recent.no_text_share)}"
-        f" · median words {_number(recent.median_words)} · fallback {_share(recent.fallback_share)}"
-        f" · boilerplate dropped {_share(recent.boilerplate_share)}"
+        f"    extraction, last {recent.pages} pages: no text {share(recent.no_text_share)}"
+        f" · median words {number(recent.median_words)} · fallback {share(recent.fallback_share)}"
+        f" · boilerplate dropped {share(recent.boilerplate_share)}"
     ]
-    for drift in health.drifts:
-        label = drift.metric.replace("_share", "").replace("_", " ")
-        show = _number if drift.metric == "median_words" else _share
-        lines.append(
-            f"    drifting: {label} {show(drift.before)} → {show(drift.after)} (since {_ago(drift.since, now)})"
-        )
+    lines.extend(f"    drifting: {drift_text(drift, now)}" for drift in health.drifts)
     return lines
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-async def _records(settings: Settings, sources: SourcesFile) -> dict[str, FeedRecord]:
-    names = [s.name for s in sources.sources]
-    if settings.redis_url:
-        state: FeedState = RedisFeedState(RedisTarget.from_settings(settings), settings.key_prefix)
-    elif settings.sqlite_path.exists():
-        owner = ThreadPoolExecutor(1, thread_name_prefix="sqlite-owner")
-        state = SqliteFeedState(settings.sqlite_path, owner)
-    else:
-        return {}  # never run here: nothing polled yet
-    try:
-        return await state.load_many(names)
-    finally:
-        await state.close()
 
 
 def _status_text(source: Source, record: FeedRecord, now: float) -> str:
@@ -128,17 +100,17 @@ def _status_text(source: Source, record: FeedRecord, now: float) -> str:
         lines.append("    never polled")
     else:
         lines.append(
-            f"    last success {_ago(record.last_success_at, now)} · items found {record.items_found}"
+            f"    last success {ago(record.last_success_at, now)} · items found {record.items_found}"
             f" · new in all {record.items_new_total} · last status {record.last_status or '-'}"
         )
         lines.append(
-            f"    next poll {_until(record.next_poll_at, now)} · interval {_duration(record.interval_s)}"
+            f"    next poll {until(record.next_poll_at, now)} · interval {duration(record.interval_s)}"
             f" · failures in a row {record.failures}"
         )
         if record.last_error:
-            lines.append(f"    last error {_ago(record.last_error_at, now)}: {record.last_error_type}: {record.last_error}")
+            lines.append(f"    last error {ago(record.last_error_at, now)}: {record.last_error_type}: {record.last_error}")
     if record.discovered:
-        lines.append(f"    feeds discovered {_ago(record.discovered_at, now)} (polling {record.feed_url}):")
+        lines.append(f"    feeds discovered {ago(record.discovered_at, now)} (polling {record.feed_url}):")
         lines.extend(f"      {feed}" for feed in record.discovered)
     return "\n".join(lines)
 
@@ -178,24 +150,3 @@ async def _discover_all(settings: Settings, sites: list[Source]) -> int:
             for feed in found:
                 print(f"{source.name}: {feed.url}  ({feed.kind}, found by {feed.found_by})")
     return code
-
-
-def _ago(moment: float | None, now: float) -> str:
-    return "never" if moment is None else f"{_duration(now - moment)} ago"
-
-
-def _until(moment: float | None, now: float) -> str:
-    if moment is None:
-        return "at start"
-    return f"in {_duration(moment - now)}" if moment > now else "due now"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    total = int(max(seconds, 0))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
-    return "".join(parts[:2]) or "0s"

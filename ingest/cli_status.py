@@ -18,12 +18,12 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ingest.errors import SourcesFileError
+from ingest.feed_records import load_records
 from ingest.ledger import LEDGER_FILE, AuditCounts, JobLedger
 from ingest.lifecycle import lock_holder, lock_path
 from ingest.reconcile import queued_batches
@@ -31,7 +31,6 @@ from ingest.redact import redact, redact_text, redact_url
 from ingest.redis_connect import RedisTarget
 from ingest.settings import Settings
 from ingest.sources import load_sources
-from ingest.state import FeedRecord, FeedState, RedisFeedState, SqliteFeedState
 
 EXIT_OK, EXIT_UNHEALTHY = 0, 1
 _CRITICAL = frozenset({"redis", "elasticsearch", "workers", "daemon", "index"})  # what makes a probe fail
@@ -87,6 +86,17 @@ def collect(settings: Settings, sources_path: Path) -> list[CheckResult]:
     results.append(_failing_sources(settings, sources_path))
     results.append(ledger_pending(settings))
     return results
+
+
+def pipeline_checks(settings: Settings) -> list[CheckResult]:
+    """What the web console's overview shows of the pipeline: backlog, lag (oldest pending job), dead
+    letters, the newest index write; quick checks only (no worker ping)."""
+    probes: list[tuple[str, Callable[[Settings], CheckResult]]]
+    if settings.mode == "distributed":
+        probes = [("queue", _queue), ("dead_letters", _elastic_dead_letters), ("last_index_write", _elastic_last_write)]
+    else:
+        probes = [("daemon", _daemon_lock), ("dead_letters", _sqlite_dead_letters), ("last_index_write", _sqlite_last_write)]
+    return [*(_guarded(name, probe, settings) for name, probe in probes), _guarded("ledger", ledger_pending, settings)]
 
 
 def _guarded(name: str, probe: Callable[[Settings], CheckResult], settings: Settings) -> CheckResult:
@@ -298,7 +308,7 @@ def _failing_sources(settings: Settings, path: Path) -> CheckResult:
     if settings.mode == "standalone" and not settings.sqlite_path.exists():
         return CheckResult("sources", True, f"{len(names)} enabled, none polled yet", critical=False)
     try:
-        records = asyncio.run(_records(settings, names))
+        records = asyncio.run(load_records(settings, names))
     except Exception as exc:  # the state store is a service check's business; say why and go on
         return CheckResult("sources", False, f"feed state unreadable: {type(exc).__name__}: {exc}", critical=False)
     failing = {n: r for n, r in records.items() if r.failures > 0}
@@ -306,21 +316,6 @@ def _failing_sources(settings: Settings, path: Path) -> CheckResult:
         return CheckResult("sources", True, f"{len(names)} enabled, none failing", critical=False)
     listed = "; ".join(f"{n} ({r.failures}x: {r.last_error_type or r.last_status})" for n, r in sorted(failing.items()))
     return CheckResult("sources", False, f"{len(failing)} of {len(names)} failing: {listed}", False, sorted(failing))
-
-
-async def _records(settings: Settings, names: list[str]) -> dict[str, FeedRecord]:
-    owner: ThreadPoolExecutor | None = None
-    if settings.redis_url:
-        state: FeedState = RedisFeedState(RedisTarget.from_settings(settings), settings.key_prefix)
-    else:
-        owner = ThreadPoolExecutor(1, thread_name_prefix="sqlite-owner")
-        state = SqliteFeedState(settings.sqlite_path, owner)
-    try:
-        return await state.load_many(names)
-    finally:
-        await state.close()
-        if owner is not None:
-            owner.shutdown(wait=True)
 
 
 def _ago(moment: float) -> str:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -28,10 +29,13 @@ log = get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-OPEN_PATHS = frozenset({"/healthz"})  # liveness probes need no token
+OPEN_PATHS = frozenset({"/healthz"})  # liveness probes need no token (nor a rate limit)
+# The web console's browser sends its token in this cookie (set by /login: HttpOnly, SameSite=Strict),
+# since a plain link or form cannot send an Authorization header.
+TOKEN_COOKIE = "newsingest_token"
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 MAX_URL_CHARS = 16_384  # path and query string; a longer request line is refused with 414
-MAX_BODY_BYTES = 64 * 1024  # every route is GET: a body is never needed
+MAX_BODY_BYTES = 64 * 1024  # every route is GET but the console's sign-in form, whose body is tiny
 # aiohttp's own parser limits (passed to AppRunner/run_app); above MAX_URL_CHARS so our check answers.
 SERVER_ARGS: dict[str, Any] = {"max_line_size": MAX_URL_CHARS + 2_048, "max_field_size": 8_190}
 MAX_TRACKED_CLIENTS = 10_000  # rate-limit buckets kept; the least recently seen go first
@@ -123,9 +127,12 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 class HttpGuard:
     """Middlewares for one aiohttp application, from the API settings."""
 
-    def __init__(self, api: ApiSettings, open_paths: frozenset[str] = OPEN_PATHS) -> None:
+    def __init__(
+        self, api: ApiSettings, open_paths: frozenset[str] = OPEN_PATHS, *, login_path: str | None = None
+    ) -> None:
         self._api = api
-        self._open_paths = open_paths
+        self._open_paths = open_paths | OPEN_PATHS
+        self._login_path = login_path  # where a browser without a token is sent (the console's sign-in)
         self._tokens = load_tokens(api.token_file) if api.token_file is not None else ()
         self._limiter = RateLimiter(api.rate_limit_per_minute, api.rate_limit_burst)
         self._origins = frozenset(api.cors_origins)
@@ -172,9 +179,21 @@ class HttpGuard:
             return error_response(414, f"the request URL is longer than {MAX_URL_CHARS} characters")
         return await handler(request)
 
+    @property
+    def needs_token(self) -> bool:
+        return bool(self._tokens)
+
+    def accepts(self, token: str | None) -> bool:
+        """Whether `token` is one of the configured tokens (constant time); False when none is configured."""
+        return bool(token) and token_accepted(f"Bearer {token}", self._tokens)
+
+    def signed_in(self, request: web.Request) -> bool:
+        """Whether the request carries an accepted token in the console's cookie."""
+        return self.accepts(request.cookies.get(TOKEN_COOKIE))
+
     @web.middleware
     async def _rate_limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in self._open_paths:
+        if request.path in OPEN_PATHS:
             return await handler(request)
         wait = self._limiter.wait_s(request.remote or "unknown")
         if wait > 0:
@@ -187,8 +206,11 @@ class HttpGuard:
         if not self._tokens or request.path in self._open_paths:
             return await handler(request)
         header = request.headers.get("Authorization")
-        if token_accepted(header, self._tokens):
+        if token_accepted(header, self._tokens) or (header is None and self.signed_in(request)):
             return await handler(request)
+        if header is None and self._login_path and request.method == "GET" and _is_page(request.path):
+            target = self._login_path + "?" + urlencode({"next": request.path_qs})
+            return web.Response(status=303, headers={"Location": target})
         if header is None:
             return error_response(401, "a bearer token is required: send Authorization: Bearer <token>",
                                   {"WWW-Authenticate": 'Bearer realm="newsingest"'})
@@ -206,6 +228,11 @@ class HttpGuard:
             return error_response(503, f"the request took longer than {limit:g}s: try a narrower query")
 
 
+def _is_page(path: str) -> bool:
+    """A console page a person opens in a browser (not the API, metrics or probes)."""
+    return not path.startswith(("/api/", "/metrics", "/readyz", "/healthz"))
+
+
 async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
@@ -215,9 +242,20 @@ async def _security_headers(_request: web.Request, response: web.StreamResponse)
     response.headers["Server"] = "newsingest"
 
 
-def guarded_app(api: ApiSettings, *, middlewares: Iterable[Any] = (), open_paths: frozenset[str] = OPEN_PATHS) -> web.Application:
-    """An aiohttp application behind the guard; `middlewares` run inside it (closest to the handlers)."""
-    guard = HttpGuard(api, open_paths)
+GUARD: web.AppKey[HttpGuard] = web.AppKey("guard", HttpGuard)
+
+
+def guarded_app(
+    api: ApiSettings,
+    *,
+    middlewares: Iterable[Any] = (),
+    open_paths: frozenset[str] = OPEN_PATHS,
+    login_path: str | None = None,
+) -> web.Application:
+    """An aiohttp application behind the guard (kept as app[GUARD]); `middlewares` run inside it (closest
+    to the handlers). `open_paths` need no token; `login_path` is where a browser without one is sent."""
+    guard = HttpGuard(api, open_paths, login_path=login_path)
     app = web.Application(middlewares=[*guard.middlewares(), *middlewares], client_max_size=MAX_BODY_BYTES)
+    app[GUARD] = guard
     app.on_response_prepare.append(_security_headers)
     return app

@@ -17,6 +17,7 @@ _FILTERS: list[dict[str, Any]] = [
     {"name": "lang", "in": "query", "schema": {"type": "string"}, "description": "ISO 639-1 language code"},
     {"name": "tag", "in": "query", "schema": {"type": "string"}, "description": "a tag of the source"},
     {"name": "entity", "in": "query", "schema": {"type": "string"}, "description": "a person, place or organisation"},
+    {"name": "story", "in": "query", "schema": {"type": "string"}, "description": "a story's cluster_id: its copies"},
     {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "24h, 7d, 2w or 2026-11-25"},
     {"name": "until", "in": "query", "schema": {"type": "string"}, "description": "as since; exclusive"},
 ]

@@ -1,7 +1,8 @@
-"""`newsingest serve`: a read-only HTTP API over the index of the configured mode (aiohttp).
+"""`newsingest serve`: a read-only HTTP API and the web console over the index of the configured mode (aiohttp).
 
 Search with the CLI's filters, one article by id, stats, health (/healthz, /readyz) and an OpenAPI
-description, under /api/v1/ (DESIGN decision 11). Only GET routes exist: it never writes.
+description, under /api/v1/ (DESIGN decision 11); the console's pages at / (ingest/console). It never
+writes to the index (the console's sign-in form is the only POST).
 Index calls are blocking, so they run on a worker thread (one, for SQLite's single connection).
 Behind ingest/http_guard.py (tokens, bind rule, rate limit, CORS, headers); an index error reaches the
 client without the index's address (the log keeps the full reason).
@@ -20,7 +21,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ingest.cli_search import EXIT_OK, EXIT_USAGE, open_index
-from ingest.http_guard import SERVER_ARGS, UnsafeBind, check_bind, error_response, guarded_app
+from ingest.console.pages import STATIC_FILES, Console, public_reason
+from ingest.console.signin import LOGIN_PATH, add_signin_routes
+from ingest.http_guard import GUARD, SERVER_ARGS, UnsafeBind, check_bind, error_response, guarded_app
 from ingest.logs import get_logger
 from ingest.openapi import SPEC
 from ingest.search_output import hit_document, stats_document
@@ -32,14 +35,14 @@ from workers.ports import IndexBackend
 log = get_logger(__name__)
 T = TypeVar("T")
 
-_FILTER_PARAMS = {"source": "source", "domain": "domain", "lang": "language", "tag": "tag", "entity": "entity"}
+_FILTER_PARAMS = {"source": "source", "domain": "domain", "lang": "language", "tag": "tag", "entity": "entity", "story": "story"}
 _SEARCH_PARAMS = frozenset({"q", "since", "until", "sort", "all_copies", "limit", "offset", *_FILTER_PARAMS})
 _STATS_PARAMS = frozenset({"q", "since", "until", "top", *_FILTER_PARAMS})
 MAX_TOP = 100
 
 
 def register(commands: Any, _sources_commands: Any) -> None:
-    serve = commands.add_parser("serve", help="read-only HTTP API: search, articles, stats, health, OpenAPI")
+    serve = commands.add_parser("serve", help="web console and read-only HTTP API: search, articles, sources, stats")
     serve.add_argument("--host", help="address to listen on (default: NEWSINGEST_INDEX__SERVE_HOST)")
     serve.add_argument("--port", type=int, help="port (default: NEWSINGEST_INDEX__SERVE_PORT)")
     serve.add_argument(
@@ -49,7 +52,7 @@ def register(commands: Any, _sources_commands: Any) -> None:
     serve.set_defaults(command=_serve)
 
 
-class _Index:
+class IndexReader:
     """The index, opened on first use (it may not exist when the server starts), on one thread."""
 
     def __init__(self, settings: Settings) -> None:
@@ -74,9 +77,15 @@ class _Index:
 
 
 def make_app(settings: Settings) -> web.Application:
-    index = _Index(settings)
+    index = IndexReader(settings)
     api = settings.api
-    app = guarded_app(api, middlewares=[_errors_as_json])
+    open_paths = frozenset({LOGIN_PATH, *(f"/static/{name}" for name in STATIC_FILES)})
+    app = guarded_app(api, middlewares=[_errors_as_json], open_paths=open_paths, login_path=LOGIN_PATH)
+    guard = app[GUARD]
+    console = Console(settings, index, signed_in=guard.signed_in)
+    console.add_routes(app)
+    if guard.needs_token:
+        add_signin_routes(app, console)
 
     async def close_index(_app: web.Application) -> None:
         await index.close()
@@ -155,15 +164,7 @@ async def _errors_as_json(
         # The full reason names the Elasticsearch URL or the SQLite path: the log keeps it, the client
         # gets what it can act on.
         log.warning("api_index_unavailable", path=request.path, error_type=type(exc).__name__, error=str(exc))
-        return error_response(503, _public_reason(exc))
-
-
-def _public_reason(exc: Exception) -> str:
-    if isinstance(exc, IndexMissing):
-        return "there is no index yet: ingest something first (`newsingest run --once`)"
-    if isinstance(exc, IndexOutdated):
-        return "the index is on an older mapping: run `newsingest index migrate`"
-    return "the index is unavailable right now: try again later"
+        return error_response(503, public_reason(exc))
 
 
 def _text(settings: Settings, params: dict[str, str]) -> str:
@@ -207,6 +208,12 @@ def _boolean(value: str, name: str) -> bool:
     raise InvalidQuery(f"{name} must be true or false, not {value!r}")
 
 
+def console_address(host: str, port: int) -> str:
+    """The address a person opens: every-address binds are reached through loopback on this machine."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.index.serve_host
     port = args.port or settings.index.serve_port
@@ -217,5 +224,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"newsingest serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     log.info("serve_starting", host=host, port=port, mode=settings.mode, api="/api/v1/", openapi="/api/v1/openapi.json")
-    web.run_app(app, host=host, port=port, print=None, handle_signals=True, handler_args=SERVER_ARGS)
+    print(f"newsingest serve: the console is at {console_address(host, port)} (the API under /api/v1/)", flush=True)
+    web.run_app(app, host=host, port=port, print=None, handle_signals=True, **SERVER_ARGS)
     return EXIT_OK

@@ -36,6 +36,7 @@ class SearchQuery:
     domain: str | None = None
     tag: str | None = None
     entity: str | None = None
+    story: str | None = None  # a cluster_id: the copies of one story
     since: datetime | None = None
     until: datetime | None = None
     sort: SortOrder = "relevance"
@@ -92,6 +93,10 @@ class IndexBackend(Protocol):
 
     def export(self, query: SearchQuery) -> Iterator[Article]:
         """Every document matching the query's filters and text, in constant memory (no limit)."""
+
+    def daily_per_source(self, since: datetime) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Documents first seen per source and UTC day ("2026-11-25") from `since` on, oldest day first,
+        empty days and sources left out: what each source brought in lately (the sources page)."""
 
     def get(self, doc_id: str) -> Article | None: ...
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -22,7 +23,7 @@ from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
 from workers.errors import IndexAccessDenied, IndexMissing, IndexOutdated, IndexUnavailable, TransientError
 from workers.index.connect import CA_SETTING, is_certificate_error, is_security_refusal
-from workers.index.elastic_query import buckets, filtered_query, search_body, stats_body
+from workers.index.elastic_query import buckets, daily_per_source_body, filtered_query, search_body, stats_body
 from workers.index.mapping import (
     MAPPING_VERSION,
     article_mappings,
@@ -54,6 +55,9 @@ MAX_BULK_BYTES = 5_000_000
 # Re-reads of documents another writer changed between our read and our write, before giving up.
 MAX_CONFLICT_ROUNDS = 10
 EXPORT_PAGE_SIZE = 500
+# Sources a per-source daily count covers (the busiest first): with a fortnight of days each this stays
+# well under the server's search.max_buckets (65,536).
+MAX_SOURCES = 2_000
 EXPORT_KEEP_ALIVE = "2m"
 _SHARD_SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 _MAX_REASON_CHARS = 1_000
@@ -530,6 +534,14 @@ class ElasticIndex:
             top_keywords=buckets(aggs["top_keywords"]),
             stories=int(aggs["stories"]["value"]),
         )
+
+    def daily_per_source(self, since: datetime) -> dict[str, tuple[tuple[str, int], ...]]:
+        with _reading(self.alias, "daily_per_source"):
+            response = self._client.search(index=self.alias, **daily_per_source_body(since, MAX_SOURCES))
+        return {
+            str(bucket["key"]): tuple(day for day in buckets(bucket["per_day"]) if day[1])
+            for bucket in response["aggregations"]["per_source"]["buckets"]
+        }
 
     def export(self, query: SearchQuery) -> Iterator[Article]:
         """Every matching document, page by page over a point in time (a consistent view, constant memory)."""

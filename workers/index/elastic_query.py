@@ -7,6 +7,7 @@ runs one suite against both, so the two cannot drift apart.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from workers.index.mapping import SEARCH_FIELDS
@@ -18,7 +19,10 @@ SNIPPET_CHARS = 200
 MAX_QUERY_WORDS = 32
 _WORD = re.compile(r"\w+")
 # Filter name on SearchQuery -> the keyword field it matches (case-insensitively, as SQLite does).
-FILTER_FIELDS = {"source": "source", "domain": "domain", "language": "language", "tag": "tags", "entity": "entities"}
+FILTER_FIELDS = {
+    "source": "source", "domain": "domain", "language": "language", "tag": "tags", "entity": "entities",
+    "story": "cluster_id",
+}
 
 
 def filter_clauses(query: SearchQuery) -> list[dict[str, Any]]:
@@ -112,6 +116,24 @@ def stats_body(query: SearchQuery, top: int) -> dict[str, Any]:
             "top_keywords": terms("keywords"),
             "duplicates": {"filter": {"exists": {"field": "duplicate_of"}}},
             "stories": {"cardinality": {"field": "cluster_id"}},
+        },
+    }
+
+
+def daily_per_source_body(since: datetime, sources: int) -> dict[str, Any]:
+    """Documents first seen per source (the `sources` busiest) and day, from `since` on."""
+    return {
+        "size": 0,
+        "query": {"range": {"first_seen_at": {"gte": since.isoformat()}}},
+        "aggs": {
+            "per_source": {
+                "terms": {"field": "source", "size": sources},
+                "aggs": {
+                    "per_day": {
+                        "date_histogram": {"field": "first_seen_at", "calendar_interval": "day", "format": "yyyy-MM-dd"}
+                    }
+                },
+            }
         },
     }
 

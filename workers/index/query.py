@@ -18,7 +18,7 @@ _RELATIVE = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"m": 60, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 # Tolerance for "in the future": clocks of the machines involved may differ a little.
 _CLOCK_SKEW = timedelta(minutes=5)
-FILTERS = ("source", "domain", "language", "tag", "entity")
+FILTERS = ("source", "domain", "language", "tag", "entity", "story")
 
 
 def parse_moment(text: str, now: datetime, option: str = "--since") -> datetime:

@@ -111,6 +111,7 @@ _FILTERS = {
     "domain": "lower(json_extract(a.document, '$.domain')) = lower(:domain)",
     "tag": "EXISTS (SELECT 1 FROM json_each(a.document, '$.tags') WHERE lower(value) = lower(:tag))",
     "entity": "EXISTS (SELECT 1 FROM json_each(a.document, '$.entities') WHERE lower(value) = lower(:entity))",
+    "story": "a.cluster_id = lower(:story)",  # ids are lower-case hex: the column's index stays usable
 }
 SNIPPET_CHARS = 200
 EXPORT_PAGE_SIZE = 500
@@ -387,6 +388,19 @@ class SqliteIndex:
                 top_keywords=each("keywords"),
                 stories=int(stories),
             )
+
+    def daily_per_source(self, since: datetime) -> dict[str, tuple[tuple[str, int], ...]]:
+        with _unavailable_on_sqlite_errors("daily_per_source"):
+            rows = self._conn.execute(
+                """SELECT source, day, count(*) FROM (
+                       SELECT a.source AS source, substr(json_extract(a.document, '$.first_seen_at'), 1, 10) AS day
+                       FROM articles AS a) WHERE day >= :since GROUP BY source, day ORDER BY source, day""",
+                {"since": since.astimezone(UTC).date().isoformat()},
+            ).fetchall()
+        found: dict[str, list[tuple[str, int]]] = {}
+        for source, day, n in rows:
+            found.setdefault(str(source), []).append((str(day), int(n)))
+        return {source: tuple(days) for source, days in found.items()}
 
     def export(self, query: SearchQuery) -> Iterator[Article]:
         """Every matching document in insertion order, a page at a time (keyset on pk: constant memory)."""
