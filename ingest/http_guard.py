@@ -128,10 +128,16 @@ class HttpGuard:
     """Middlewares for one aiohttp application, from the API settings."""
 
     def __init__(
-        self, api: ApiSettings, open_paths: frozenset[str] = OPEN_PATHS, *, login_path: str | None = None
+        self,
+        api: ApiSettings,
+        open_paths: frozenset[str] = OPEN_PATHS,
+        *,
+        login_path: str | None = None,
+        unlimited_paths: frozenset[str] = OPEN_PATHS,
     ) -> None:
         self._api = api
         self._open_paths = open_paths | OPEN_PATHS
+        self._unlimited_paths = unlimited_paths | OPEN_PATHS  # never rate limited: probes, static files
         self._login_path = login_path  # where a browser without a token is sent (the console's sign-in)
         self._tokens = load_tokens(api.token_file) if api.token_file is not None else ()
         self._limiter = RateLimiter(api.rate_limit_per_minute, api.rate_limit_burst)
@@ -193,7 +199,7 @@ class HttpGuard:
 
     @web.middleware
     async def _rate_limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
+        if request.path in self._unlimited_paths:
             return await handler(request)
         wait = self._limiter.wait_s(request.remote or "unknown")
         if wait > 0:
@@ -251,10 +257,13 @@ def guarded_app(
     middlewares: Iterable[Any] = (),
     open_paths: frozenset[str] = OPEN_PATHS,
     login_path: str | None = None,
+    unlimited_paths: frozenset[str] = OPEN_PATHS,
 ) -> web.Application:
     """An aiohttp application behind the guard (kept as app[GUARD]); `middlewares` run inside it (closest
-    to the handlers). `open_paths` need no token; `login_path` is where a browser without one is sent."""
-    guard = HttpGuard(api, open_paths, login_path=login_path)
+    to the handlers). `open_paths` need no token, `unlimited_paths` no rate limit (a page's static files
+    would otherwise spend a reader's budget four times a page); `login_path` is where a browser without
+    a token is sent."""
+    guard = HttpGuard(api, open_paths, login_path=login_path, unlimited_paths=unlimited_paths)
     app = web.Application(middlewares=[*guard.middlewares(), *middlewares], client_max_size=MAX_BODY_BYTES)
     app[GUARD] = guard
     app.on_response_prepare.append(_security_headers)

@@ -79,8 +79,9 @@ class IndexReader:
 def make_app(settings: Settings) -> web.Application:
     index = IndexReader(settings)
     api = settings.api
-    open_paths = frozenset({LOGIN_PATH, *(f"/static/{name}" for name in STATIC_FILES)})
-    app = guarded_app(api, middlewares=[_errors_as_json], open_paths=open_paths, login_path=LOGIN_PATH)
+    static = frozenset(f"/static/{name}" for name in STATIC_FILES)
+    app = guarded_app(api, middlewares=[_errors_as_json], open_paths=static | {LOGIN_PATH}, login_path=LOGIN_PATH,
+                      unlimited_paths=static)
     guard = app[GUARD]
     console = Console(settings, index, signed_in=guard.signed_in)
     console.add_routes(app)

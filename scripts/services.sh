@@ -2,7 +2,9 @@
 # Start, stop and check the services that distributed mode and the tests need:
 # Redis and Elasticsearch, both on 127.0.0.1, without Docker or systemd.
 #
-#   scripts/services.sh up [--secure] | down | status
+#   scripts/services.sh up [--secure] | down | status | browser
+#
+# `browser` installs Debian's chromium when it is missing (the web console's browser tests).
 #
 # Secured Elasticsearch (`up --secure`, or NEWSINGEST_ES_SECURITY=on): the same
 # server with security on, for the tests under tests/secured/. HTTPS with a CA and
@@ -627,6 +629,12 @@ cmd_down() {
     if $WANT_REDIS; then redis_down; fi
 }
 
+# The web console's browser tests drive Debian's Chromium (DESIGN.md: never `playwright install`).
+cmd_browser() {
+    need_cmd chromium chromium
+    log "chromium: $(chromium --version 2>/dev/null | tail -n 1)"
+}
+
 cmd_status() {
     local ok=true
     if $WANT_REDIS; then redis_status || ok=false; fi
@@ -639,13 +647,14 @@ main() {
     if [[ "${2:-}" == --secure && "${1:-}" == up ]]; then
         ES_SECURE=true
     elif [[ -n "${2:-}" ]]; then
-        echo "usage: $0 up [--secure] | down | status" >&2; exit 2
+        echo "usage: $0 up [--secure] | down | status | browser" >&2; exit 2
     fi
     case "${1:-}" in
         up) cmd_up ;;
         down) cmd_down ;;
         status) cmd_status ;;
-        *) echo "usage: $0 up [--secure] | down | status" >&2; exit 2 ;;
+        browser) cmd_browser ;;
+        *) echo "usage: $0 up [--secure] | down | status | browser" >&2; exit 2 ;;
     esac
 }
 

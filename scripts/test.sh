@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: Python deps, Redis, Elasticsearch, then pytest.
+# The whole test suite on a fresh machine: Python deps, Redis, Elasticsearch, Chromium, then pytest.
 # Services this script started are stopped at the end; ones already running are left alone.
 # Usage: scripts/test.sh [pytest arguments]
 # Then the secured stage: Elasticsearch with security on (tests/secured), unless the arguments chose
@@ -15,6 +15,7 @@ if ! bash scripts/services.sh status >/dev/null 2>&1; then
   trap 'bash scripts/services.sh down' EXIT
 fi
 bash scripts/services.sh up
+bash scripts/services.sh browser
 
 # Types first: mypy --strict over ingest/ and workers/ (pyproject.toml), seconds, not minutes.
 .venv/bin/mypy

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,17 @@ class Installation:
     @property
     def distributed(self) -> bool:
         return "NEWSINGEST_REDIS_URL" in self.env
+
+    def distribute(self, redis_url: str, elasticsearch_url: str, alias: str, key_prefix: str) -> None:
+        """Switch to distributed mode on these servers, under names of its own (index alias, Redis keys,
+        Celery queue) so it shares them with nothing else."""
+        self.env.update(
+            NEWSINGEST_REDIS_URL=redis_url,
+            NEWSINGEST_ELASTICSEARCH_URL=elasticsearch_url,
+            NEWSINGEST_INDEX_ALIAS=alias,
+            NEWSINGEST_KEY_PREFIX=key_prefix,
+            NEWSINGEST_CELERY__QUEUE=f"{alias}-queue",
+        )
 
     def cli(self, *args: str, timeout_s: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -119,6 +131,29 @@ class Installation:
             except subprocess.TimeoutExpired:
                 kill_group(process, signal.SIGKILL)
                 process.wait()
+
+
+def base_env(tmp: Path) -> dict[str, str]:
+    """The environment of a test installation in `tmp`: this process's, without any NEWSINGEST_ setting
+    of the caller's, a data directory in `tmp`, and no politeness delay (every source is one origin)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    env.update(
+        NEWSINGEST_DATA_DIR=str(tmp / "data"),
+        NEWSINGEST_HTTP__TIMEOUT_S="3",
+        # Every source here is on one local origin: the default 1 s between requests to a host
+        # would only make the test wait (politeness itself is tested in test_fetching.py).
+        NEWSINGEST_POLLING__HOST_DELAY_S="0",
+        NEWSINGEST_PROCESSING_WORKERS="2",
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )
+    return env
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def es_credentials(env: dict[str, str]) -> dict[str, Any]:

@@ -130,6 +130,9 @@ class Console:
         context: dict[str, Any] = {"hits": [], "more": False, "error": None}
         try:
             form = SearchForm.from_params(request.query)
+            if any(not value.strip() for value in request.query.values()):
+                # A plain form sends its empty fields too: answer with the short, shareable address.
+                return web.Response(status=303, headers={"Location": form.url(page=form.page)})
             query = form.query(max_chars=api.max_query_chars, max_window=api.max_result_window)
             hits = await self._index.call(lambda backend: _with_copies(backend, query))
             context.update(hits=hits, more=len(hits) == PAGE_SIZE and query.offset + 2 * PAGE_SIZE <= api.max_result_window)

@@ -9,7 +9,6 @@ tracking-parameter variants, a wire that syndicates copies). The processes are t
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.faults.news_site import NewsSite, serving
 from tests.faults.recovery import Settled
 from tests.faults.report import ROWS, FaultRow, table
 from tests.faults.servers import Elasticsearch, RedisServer
-from tests.installation import Installation
+from tests.installation import Installation, base_env
 from tests.integration.conftest import (  # noqa: F401  (fixtures)
     elasticsearch_url,
     es_alias,
@@ -30,7 +29,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures)
     redis_url,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 _WORDS = (
     "harbour council tram budget river bridge school library market festival museum station ferry "
     "mayor report vote plan weather storm summer winter farmers rail workers union strike talks "
@@ -82,15 +80,12 @@ def write_archive(folder: Path, articles: int, poison: int = 0, seed: int = 8) -
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    env = base_env(tmp)
+    del env["NEWSINGEST_HTTP__TIMEOUT_S"]  # the site's pages are fetched with the default timeouts
     env.update(
-        NEWSINGEST_DATA_DIR=str(tmp / "data"),
-        NEWSINGEST_POLLING__HOST_DELAY_S="0",
-        NEWSINGEST_PROCESSING_WORKERS="2",
         NEWSINGEST_BATCH_SIZE="5",
         NEWSINGEST_RELIABILITY__ARTICLE_TIME_LIMIT_S="1",
         NEWSINGEST_SHUTDOWN_GRACE_S="2",  # teardown: nothing in flight is worth waiting for
-        PYTHONPATH=str(ROOT),
     )
     return env
 

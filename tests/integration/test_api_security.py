@@ -115,9 +115,12 @@ async def test_health_is_open_but_search_needs_a_token(data_dir: Path, token_fil
 
 async def test_every_api_path_needs_the_token(data_dir: Path, token_file: Path) -> None:
     async with serving(Settings(data_dir=data_dir, api=ApiSettings(token_file=token_file))) as api:
-        paths = ["/readyz", "/api/v1/stats", "/api/v1/openapi.json", "/api/v1/articles/x", "/nowhere"]
+        paths = ["/readyz", "/api/v1/stats", "/api/v1/openapi.json", "/api/v1/articles/x", "/api/v2/nowhere"]
         statuses = [(await api.get(path)).status for path in paths]
+        # The console's pages send a browser to sign in instead (tests/integration/console/test_console_http.py).
+        pages = [(await api.get(path, allow_redirects=False)).headers.get("Location") for path in ("/", "/nowhere")]
     assert statuses == [401] * len(paths)
+    assert pages == ["/login?next=%2F", "/login?next=%2Fnowhere"]
 
 
 # -- headers, CORS, errors

@@ -7,7 +7,6 @@ Standalone: no services at all, one SQLite file.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.installation import Installation
+from tests.installation import Installation, base_env
 from tests.origin import SEEDS, Origin, running_origin
 
 TRUTH = (SEEDS / "truth" / "putin-erdogan.txt").read_text(encoding="utf-8")
@@ -81,20 +80,6 @@ def origin() -> Iterator[Origin]:
         yield server
 
 
-def _base_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
-    env.update(
-        NEWSINGEST_DATA_DIR=str(tmp / "data"),
-        NEWSINGEST_HTTP__TIMEOUT_S="3",
-        # Every source here is on one local origin: the default 1 s between requests to a host
-        # would only make the test wait (politeness itself is tested in test_fetching.py).
-        NEWSINGEST_POLLING__HOST_DELAY_S="0",
-        NEWSINGEST_PROCESSING_WORKERS="2",
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-    )
-    return env
-
-
 @pytest.fixture(params=["standalone", "distributed"])
 def deployment(
     request: pytest.FixtureRequest, origin: Origin, tmp_path_factory: pytest.TempPathFactory
@@ -102,16 +87,12 @@ def deployment(
     tmp = tmp_path_factory.mktemp(request.param)
     sources_file = tmp / "sources.yaml"
     sources_file.write_text(_sources_yaml(origin), encoding="utf-8")
-    env = _base_env(tmp)
+    env = base_env(tmp)
     deployment = Deployment(env, tmp, sources_file)
     if request.param == "distributed":
-        alias, prefix = request.getfixturevalue("es_alias"), request.getfixturevalue("redis_prefix")
-        env.update(
-            NEWSINGEST_REDIS_URL=request.getfixturevalue("redis_url"),
-            NEWSINGEST_ELASTICSEARCH_URL=request.getfixturevalue("elasticsearch_url"),
-            NEWSINGEST_INDEX_ALIAS=alias,
-            NEWSINGEST_KEY_PREFIX=prefix,
-            NEWSINGEST_CELERY__QUEUE=f"{alias}-queue",
+        deployment.distribute(
+            request.getfixturevalue("redis_url"), request.getfixturevalue("elasticsearch_url"),
+            request.getfixturevalue("es_alias"), request.getfixturevalue("redis_prefix"),
         )
         with (tmp / "worker.log").open("wb") as worker_log:
             worker = subprocess.Popen(

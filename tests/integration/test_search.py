@@ -138,6 +138,36 @@ def test_all_copies_shows_every_copy(backend: Backend, make_article: MakeArticle
     assert sorted(backend.ids("volcano", collapse=False)) == sorted([original.id, copy.id])
 
 
+def test_story_filter_lists_the_copies_of_one_story_only(backend: Backend, make_article: MakeArticle) -> None:
+    original = make_article(title="Volcano erupts")
+    copy = make_article(title="Volcano erupts again", cluster_id=original.id, duplicate_of=original.id)
+    other = make_article(title="Volcano erupts elsewhere")
+    backend.add(original, copy, other)
+    assert sorted(backend.ids(story=original.id, collapse=False)) == sorted([original.id, copy.id])
+    assert backend.ids("again", story=original.id, collapse=False) == [copy.id]  # words and story together
+    assert backend.ids(story="0" * 32) == []
+
+
+def test_daily_per_source_counts_first_seen_days_from_since(backend: Backend, make_article: MakeArticle) -> None:
+    day = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+
+    def seen(source: str, moment: datetime, published: datetime | None = None) -> Article:
+        return make_article(source=source, first_seen_at=moment, fetched_at=moment, updated_at=moment,
+                            published_at=published)
+
+    backend.add(
+        seen("wire", day), seen("wire", day, published=day - timedelta(days=400)),  # counted when first seen
+        seen("wire", day + timedelta(hours=1)),  # the next UTC day
+        seen("gazette", day - timedelta(days=1)),  # before `since`: left out
+        seen("gazette", day + timedelta(days=2)),
+    )
+    since = datetime(2026, 11, 20, tzinfo=UTC)
+    assert backend.index.daily_per_source(since) == {
+        "wire": (("2026-11-20", 2), ("2026-11-21", 1)),
+        "gazette": (("2026-11-22", 1),),
+    }
+
+
 def test_snippet_highlights_the_matched_word(backend: Backend, make_article: MakeArticle) -> None:
     backend.add(make_article(text="Early on Tuesday the old volcano woke up and the town watched it."))
     (hit,) = backend.index.search(SearchQuery("volcano"))
