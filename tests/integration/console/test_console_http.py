@@ -135,3 +135,11 @@ async def test_a_missing_index_is_a_page_that_names_no_path(tmp_path: Path) -> N
         answer = await web.get("/?q=ferry")
         body = await answer.text()
     assert answer.status == 503 and "run --once" in body and str(tmp_path) not in body
+
+
+async def test_the_overview_names_no_file_of_the_server(data_dir: Path) -> None:
+    async with serving(Settings(data_dir=data_dir)) as web:
+        answer = await web.get("/overview")
+        body = await answer.text()
+    assert answer.status == 200 and "Daemon" in body and "not running" in body
+    assert str(data_dir) not in body
