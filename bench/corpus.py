@@ -22,7 +22,11 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
     return sorted(words)
 
 
-def articles(count: int, seed: int = 7, words_per_article: int = 250) -> list[Article]:
+def articles(
+    count: int, seed: int = 7, words_per_article: int = 250, *, start: datetime = START, syndicated_every: int = 0
+) -> list[Article]:
+    """`count` articles over 90 days from `start`; with `syndicated_every` n, every n-th is a copy of the
+    story before it (same cluster_id, duplicate_of set), as wire copies are."""
     rng = random.Random(seed)
     vocab = vocabulary(5_000, rng)
     weights = [1 / rank for rank in range(1, len(vocab) + 1)]  # Zipf, as in real text
@@ -31,7 +35,8 @@ def articles(count: int, seed: int = 7, words_per_article: int = 250) -> list[Ar
         text_words = rng.choices(vocab, weights, k=words_per_article)
         url = f"https://{SOURCES[n % len(SOURCES)]}.example/story/{n}"
         doc_id = document_id(url)
-        moment = START + timedelta(minutes=n * 3 % (90 * 24 * 60))
+        moment = start + timedelta(minutes=n * 3 % (90 * 24 * 60))
+        copy_of = made[-1] if syndicated_every and n % syndicated_every == syndicated_every - 1 and made else None
         made.append(
             Article(
                 id=doc_id,
@@ -52,7 +57,8 @@ def articles(count: int, seed: int = 7, words_per_article: int = 250) -> list[Ar
                 entities=tuple(rng.sample(vocab[:100], 2)),
                 tags=("bench",),
                 content_hash=f"h{n}",
-                cluster_id=doc_id,
+                cluster_id=copy_of.cluster_id if copy_of else doc_id,
+                duplicate_of=copy_of.id if copy_of else None,
                 extraction_path="bench",
             )
         )

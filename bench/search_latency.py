@@ -9,26 +9,18 @@ sorted newest, with a source filter, and with a --since window. Figures are per 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
-
-from elasticsearch import Elasticsearch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import START, articles, queries  # noqa: E402
+from bench.indexes import elastic_with, p50_p95, sqlite_with  # noqa: E402
 from ingest.logs import configure_logging  # noqa: E402
-from workers.index.elastic import ElasticIndex  # noqa: E402
-from workers.index.mapping import index_name, template_name  # noqa: E402
-from workers.index.sqlite import SqliteIndex, open_database  # noqa: E402
-from workers.ports import SearchQuery  # noqa: E402
-
-BATCH = 2_000
+from workers.ports import IndexBackend, SearchQuery  # noqa: E402
 
 
 def _mix(texts: list[str]) -> list[SearchQuery]:
@@ -42,7 +34,7 @@ def _mix(texts: list[str]) -> list[SearchQuery]:
     return [variants[n % len(variants)](text) for n, text in enumerate(texts)]
 
 
-def _latencies_ms(index: ElasticIndex | SqliteIndex, mix: list[SearchQuery]) -> list[float]:
+def _latencies_ms(index: IndexBackend, mix: list[SearchQuery]) -> list[float]:
     for query in mix[:20]:  # warm-up: caches, JIT, page cache
         index.search(query)
     timings = []
@@ -54,8 +46,8 @@ def _latencies_ms(index: ElasticIndex | SqliteIndex, mix: list[SearchQuery]) -> 
 
 
 def _report(name: str, timings: list[float]) -> None:
-    cuts = statistics.quantiles(timings, n=100)
-    print(f"{name:<16}{cuts[49]:>10.1f}{cuts[94]:>10.1f}{max(timings):>10.1f}")
+    p50, p95 = p50_p95(timings)
+    print(f"{name:<16}{p50:>10.1f}{p95:>10.1f}{max(timings):>10.1f}")
 
 
 def main() -> None:
@@ -70,30 +62,11 @@ def main() -> None:
     print(f"{len(docs)} documents, {len(mix)} queries per backend", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp:
-        conn = open_database(Path(tmp) / "bench.sqlite3")
-        sqlite = SqliteIndex(conn)
-        started = time.perf_counter()
-        for start in range(0, len(docs), BATCH):
-            sqlite.bulk_index(docs[start : start + BATCH])
-        print(f"sqlite: loaded in {time.perf_counter() - started:.0f}s", file=sys.stderr)
-        sqlite_ms = _latencies_ms(sqlite, mix)
-        conn.close()
+        with sqlite_with(Path(tmp) / "bench.sqlite3", docs) as sqlite:
+            sqlite_ms = _latencies_ms(sqlite, mix)
 
-    client = Elasticsearch(args.url, request_timeout=120)
-    elastic = ElasticIndex(client, f"bench-{uuid.uuid4().hex[:8]}")
-    try:
-        elastic.ensure_ready()
-        started = time.perf_counter()
-        for start in range(0, len(docs), BATCH):
-            elastic.bulk_index(docs[start : start + BATCH])
-        elastic.refresh()
-        client.indices.forcemerge(index=elastic.alias, max_num_segments=1)  # as a settled index would be
-        print(f"elasticsearch: loaded in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    with elastic_with(args.url, docs) as elastic:
         elastic_ms = _latencies_ms(elastic, mix)
-    finally:
-        client.indices.delete(index=index_name(elastic.alias), ignore_unavailable=True)
-        client.options(ignore_status=404).indices.delete_index_template(name=template_name(elastic.alias))
-        client.close()
 
     print(f"{'backend':<16}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     _report("sqlite (fts5)", sqlite_ms)

@@ -242,10 +242,12 @@ class Console:
         rows = []
         for check in pipeline_checks(self._settings):
             detail = check.detail
-            if not check.ok and (check.name == "daemon" or check.value is None):
+            if not check.ok and check.name == "daemon":
+                detail = "not running"  # a console may well run without it; the reason names a file
+            elif not check.ok and check.value is None:
                 # The reason names files, hosts or ports: the log keeps it, the page says what it means.
                 log.warning("console_check_failed", check=check.name, detail=detail)
-                detail = "not running" if check.name == "daemon" else "could not be checked: the server log says why"
+                detail = "could not be checked: the server log says why"
             for folder in {str(self._settings.data_dir.resolve()), str(self._settings.data_dir)}:
                 detail = detail.replace(folder, "the data directory")
             rows.append({"label": _CHECK_LABELS.get(check.name, check.name), "ok": check.ok, "detail": detail})
