@@ -54,7 +54,6 @@ CREATE TABLE IF NOT EXISTS articles (
     summary TEXT GENERATED ALWAYS AS (json_extract(document, '$.summary')) VIRTUAL
 );
 CREATE INDEX IF NOT EXISTS articles_cluster ON articles (cluster_id);
-CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     title, text, summary, content='articles', content_rowid='pk'
 );
@@ -85,6 +84,20 @@ CREATE TABLE IF NOT EXISTS dedupe (
 );
 INSERT OR IGNORE INTO schema_version (component, version) VALUES ('{SCHEMA_COMPONENT}', {SCHEMA_VERSION});
 """
+
+# Fields the aggregations read, as columns generated from the document, so that an index can hold them:
+# counting by first-seen day or by story then reads the index, never the JSON. Added to older files
+# when they are opened (virtual columns: no rewrite of the table, only the indexes are built).
+_GENERATED_COLUMNS = {
+    "first_seen_at": "json_extract(document, '$.first_seen_at')",
+    "duplicate_of": "json_extract(document, '$.duplicate_of')",
+}
+_AGGREGATION_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS articles_first_seen ON articles (first_seen_at, source)",
+    # Serves every published_at range and order, and covers counting documents, copies and stories in one.
+    "CREATE INDEX IF NOT EXISTS articles_published_story ON articles (published_at, cluster_id, duplicate_of)",
+    "DROP INDEX IF EXISTS articles_published",  # the older, narrower index this one replaces
+)
 
 # A plain UPDATE, never INSERT OR REPLACE: REPLACE deletes the old row without firing the delete
 # trigger (recursive_triggers is off), which would leave stale terms in the FTS index. The WHERE
@@ -152,6 +165,13 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
         row = conn.execute(
             "SELECT version FROM schema_version WHERE component = ?", (SCHEMA_COMPONENT,)
         ).fetchone()
+        if _missing_columns(conn) or not _has_indexes(conn):
+            with _transaction(conn):
+                # Asked again under the write lock: another process may have just added them.
+                for name, sql in _missing_columns(conn).items():
+                    conn.execute(f"ALTER TABLE articles ADD COLUMN {name} TEXT GENERATED ALWAYS AS ({sql}) VIRTUAL")
+                for statement in _AGGREGATION_INDEXES:
+                    conn.execute(statement)
     if int(row[0]) > SCHEMA_VERSION:
         raise SchemaError(
             f"the database schema is version {row[0]}, newer than this newsingest ({SCHEMA_VERSION}): upgrade"
@@ -168,6 +188,16 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _missing_columns(conn: sqlite3.Connection) -> dict[str, str]:
+    present = {str(column[1]) for column in conn.execute("PRAGMA table_xinfo(articles)")}
+    return {name: sql for name, sql in _GENERATED_COLUMNS.items() if name not in present}
+
+
+def _has_indexes(conn: sqlite3.Connection) -> bool:
+    names = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    return {"articles_first_seen", "articles_published_story"} <= names
 
 
 @contextmanager
@@ -354,7 +384,7 @@ class SqliteIndex:
         params["top"] = top
         with _unavailable_on_sqlite_errors("stats"):
             documents, duplicates, stories = self._conn.execute(
-                f"""SELECT count(*), count(json_extract(a.document, '$.duplicate_of')), count(DISTINCT a.cluster_id)
+                f"""SELECT count(*), count(a.duplicate_of), count(DISTINCT a.cluster_id)
                     FROM articles AS a WHERE {where}""",
                 params,
             ).fetchone()
@@ -395,9 +425,8 @@ class SqliteIndex:
     def daily_per_source(self, since: datetime) -> dict[str, tuple[tuple[str, int], ...]]:
         with _unavailable_on_sqlite_errors("daily_per_source"):
             rows = self._conn.execute(
-                """SELECT source, day, count(*) FROM (
-                       SELECT a.source AS source, substr(json_extract(a.document, '$.first_seen_at'), 1, 10) AS day
-                       FROM articles AS a) WHERE day >= :since GROUP BY source, day ORDER BY source, day""",
+                """SELECT a.source, substr(a.first_seen_at, 1, 10) AS day, count(*) FROM articles AS a
+                   WHERE a.first_seen_at >= :since GROUP BY a.source, day ORDER BY a.source, day""",
                 {"since": since.astimezone(UTC).date().isoformat()},
             ).fetchall()
         found: dict[str, list[tuple[str, int]]] = {}

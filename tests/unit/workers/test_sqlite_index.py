@@ -81,6 +81,34 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         open_database(path)
 
 
+def test_a_file_from_before_the_aggregation_columns_gains_them_on_open(
+    tmp_path: Path, make_article: MakeArticle
+) -> None:
+    path = tmp_path / "db.sqlite3"
+    conn = open_database(path)
+    original = make_article()
+    copy = make_article(cluster_id=original.id, duplicate_of=original.id)
+    SqliteIndex(conn).bulk_index([original, copy])
+    # What a file written by the previous release looks like: no generated columns, the old index.
+    conn.executescript(
+        """DROP INDEX articles_first_seen; DROP INDEX articles_published_story;
+           ALTER TABLE articles DROP COLUMN first_seen_at; ALTER TABLE articles DROP COLUMN duplicate_of;
+           CREATE INDEX articles_published ON articles (published_at);"""
+    )
+    conn.close()
+
+    reopened = open_database(path)
+    indexes = {row[0] for row in reopened.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"articles_first_seen", "articles_published_story"} <= indexes and "articles_published" not in indexes
+    index = SqliteIndex(reopened)
+    stats = index.stats(SearchQuery())
+    assert (stats.documents, stats.duplicates, stats.stories) == (2, 1, 1)
+    day = original.first_seen_at.date().isoformat()
+    assert index.daily_per_source(original.first_seen_at) == {"example": ((day, 2),)}
+    reopened.close()
+    open_database(path).close()  # a second open finds nothing to do
+
+
 def test_bulk_index_reports_every_document_indexed(index: SqliteIndex, make_article: MakeArticle) -> None:
     articles = [make_article(), make_article()]
     outcomes = index.bulk_index(articles)
