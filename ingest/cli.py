@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ingest import (
+    cli_backup,
     cli_index,
     cli_ledger,
     cli_preview,
@@ -122,6 +123,7 @@ _COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = (
     cli_extract.register,
     cli_status.register,
     cli_ledger.register,
+    cli_backup.register,
 )
 
 

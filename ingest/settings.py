@@ -252,6 +252,20 @@ class ApiSettings(BaseModel):
     rate_limit_burst: int = Field(30, ge=1, description="requests a client may make at once before the limit bites")
 
 
+class BackupSettings(BaseModel):
+    """Where `newsingest backup` writes and where Elasticsearch keeps its snapshots."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    directory: Path = Field(Path("backups"), description="backups are folders in here (one per backup)")
+    es_repository: str = Field("newsingest-backups", pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+                               description="name of the snapshot repository registered on Elasticsearch")
+    es_location: str | None = Field(
+        None, description="that repository's folder on the Elasticsearch server: under its path.repo; "
+        "required to back up in distributed mode"
+    )
+
+
 class Settings(BaseSettings):
     """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
 
@@ -290,6 +304,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     redis: RedisSettings = RedisSettings()
     api: ApiSettings = ApiSettings()
+    backup: BackupSettings = BackupSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:
