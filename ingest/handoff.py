@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
+import traceback
 from collections.abc import Callable, Sequence
 import os
 import signal
@@ -36,6 +37,7 @@ TASK_NAME = "newsingest.process_batch"
 _READY_CHECK_S = 0.5
 # What "the broker is away" looks like here: redis-py's errors, and kombu's wrapping of them in send_task.
 BROKER_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, kombu.exceptions.OperationalError)
+_SEND_FAILURES: tuple[type[Exception], ...] = (*BROKER_ERRORS, AttributeError)  # see _torn_down_in_kombu
 _BROKER_PROBE_MAX_S = 5.0  # while it is away, the broker is asked at least this often
 _BROKER_STILL_AWAY_LOG_S = 30.0  # and the wait is logged again this often
 
@@ -102,7 +104,9 @@ class CeleryHandoff:
                     ignore_result=not self._track_results,
                 )
                 break
-            except BROKER_ERRORS as exc:
+            except _SEND_FAILURES as exc:
+                if isinstance(exc, AttributeError) and not _torn_down_in_kombu(exc):
+                    raise  # a bug of ours, not the broker going away
                 # Sent again once the broker answers (a send that failed half-way may arrive twice:
                 # the document ids make the second one an update of the same documents).
                 await self._broker.lost(exc)
@@ -225,6 +229,14 @@ class BrokerWait:
             log.info("broker_reconnected", broker=self._broker, outage_s=round(time.monotonic() - self._down_since, 1))
             self._up.set()
             return
+
+
+def _torn_down_in_kombu(exc: AttributeError) -> bool:
+    """Whether kombu met its own channel already closed: when Redis dies mid-publish, another thread may
+    tear the connection down first and the publish fails on `None.client` inside kombu's transport
+    (seen in the Redis-killed fault test), which is the broker going away, not a bug of the caller."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and f"{os.sep}kombu{os.sep}" in frames[-1].filename
 
 
 def broker_address(url: str) -> str:
