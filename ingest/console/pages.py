@@ -50,6 +50,7 @@ HTML_CSP = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
+SOURCES_PAGE_SIZE = 100  # rows of the sources page: thousands of sources stay a light page, worst first
 OVERVIEW_DAYS = (30, 7, 90, 365)  # the periods the overview offers, the default first
 TOP = 10
 INDEX_ERRORS = (IndexMissing, IndexOutdated, IndexUnavailable)
@@ -174,6 +175,10 @@ class Console:
 
     async def sources(self, request: web.Request) -> web.Response:
         path = self._settings.sources
+        page_text = request.query.get("page", "1")
+        if not page_text.isdigit() or int(page_text) < 1:
+            return self.message(request, 400, "No such page", f"page must be a whole number from 1, not {page_text!r}.")
+        page = int(page_text)
         try:
             configured = load_sources(path).sources
         except SourcesFileError as exc:
@@ -186,10 +191,12 @@ class Console:
         daily = await self._index.call(lambda backend: _daily_or_nothing(backend, since))
         rows = source_rows(configured, records, health, daily or {}, now=now.timestamp(), today=now.date())
         counts = [(status, n) for status in STATUS_ORDER if (n := sum(row.status == status for row in rows))]
+        first = (page - 1) * SOURCES_PAGE_SIZE
         return self.render(
-            request, "sources.html", page="sources", rows=rows, counts=counts, words=STATUS_WORDS,
-            chart_days=SOURCE_CHART_DAYS, sources_file=str(path), error=None if daily is not None else
-            "no index yet: the charts fill once articles are ingested",
+            request, "sources.html", page="sources", rows=rows[first : first + SOURCES_PAGE_SIZE], counts=counts,
+            words=STATUS_WORDS, chart_days=SOURCE_CHART_DAYS, sources_file=path.name, page_no=page,
+            more=len(rows) > first + SOURCES_PAGE_SIZE, first=first, total=len(rows),
+            error=None if daily is not None else "no index yet: the charts fill once articles are ingested",
         )
 
     def _health(self, names: list[str]) -> dict[str, Any]:

@@ -143,3 +143,20 @@ async def test_the_overview_names_no_file_of_the_server(data_dir: Path) -> None:
         body = await answer.text()
     assert answer.status == 200 and "Daemon" in body and "not running" in body
     assert str(data_dir) not in body
+
+
+async def test_thousands_of_sources_are_paged_worst_first(data_dir: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    lines = [f"  - {{name: feed-{n:03d}, url: 'https://feed{n}.example/rss.xml'}}" for n in range(150)]
+    lines.append("  - {name: zz-off, url: 'https://off.example/rss.xml', enabled: false}")
+    sources.write_text("sources:\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    async with serving(Settings(data_dir=data_dir, sources=sources)) as web:
+        first = await (await web.get("/sources")).text()
+        second = await (await web.get("/sources?page=2")).text()
+        bad = await web.get("/sources?page=zero")
+    assert first.count('<tr class="row-') == 100 and second.count('<tr class="row-') == 51
+    assert first.index("zz-off") < first.index("feed-000")  # paused before never polled, on page 1
+    assert "sources 1–100 of 151" in first and 'href="/sources?page=2"' in first
+    assert "sources 101–151 of 151" in second and 'href="/sources?page=1"' in second
+    assert str(tmp_path) not in first  # the page names the file, not where it lives
+    assert bad.status == 400
