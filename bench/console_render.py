@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -29,7 +29,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import SOURCES, articles, queries  # noqa: E402
+from bench.corpus import SOURCES, articles, queries, start_ending_at  # noqa: E402
 from bench.indexes import elastic_with, p50_p95, sqlite_with  # noqa: E402
 from ingest.http_guard import SERVER_ARGS  # noqa: E402
 from ingest.logs import configure_logging  # noqa: E402
@@ -81,10 +81,8 @@ async def _timings_ms(session: aiohttp.ClientSession, base: str, paths: list[str
 async def _measure(settings: Settings, requests: int) -> dict[str, list[float]]:
     runner = web.AppRunner(make_app(settings), access_log=None, **SERVER_ARGS)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1] if site._server else 0  # the port the OS picked
-    base = f"http://127.0.0.1:{port}"
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"  # port 0 asked: the OS picked a free one
     words = queries(requests, seed=23)
     try:
         async with aiohttp.ClientSession() as session:
@@ -131,8 +129,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     configure_logging("WARNING")
-    # 90 days of articles ending now: the overview's windows are full.
-    start = datetime.now(UTC) - timedelta(days=90)
+    # Articles ending now, whatever their number: the overview's 30-day, 7-day and 24-hour windows hold some.
+    start = start_ending_at(args.documents, datetime.now(UTC))
     docs = articles(args.documents, start=start, syndicated_every=10)
     print(f"{len(docs):,} documents; {args.requests} requests per page kind and backend", file=sys.stderr)
 

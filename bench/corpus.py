@@ -13,6 +13,8 @@ from workers.documents import Article, document_id
 SYLLABLES = ("ka", "lo", "mi", "ra", "te", "su", "no", "vi", "da", "pe", "lu", "go", "ri", "ban", "tor", "sel")
 SOURCES = ("harbourtimes", "coastwire", "valleypost", "citydesk", "northledger", "islandnews")
 START = datetime(2026, 9, 1, tzinfo=UTC)
+STEP_MINUTES = 3  # between one article and the next, wrapping around after SPAN_MINUTES
+SPAN_MINUTES = 90 * 24 * 60
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -30,12 +32,12 @@ def articles(
     rng = random.Random(seed)
     vocab = vocabulary(5_000, rng)
     weights = [1 / rank for rank in range(1, len(vocab) + 1)]  # Zipf, as in real text
-    made = []
+    made: list[Article] = []
     for n in range(count):
         text_words = rng.choices(vocab, weights, k=words_per_article)
         url = f"https://{SOURCES[n % len(SOURCES)]}.example/story/{n}"
         doc_id = document_id(url)
-        moment = start + timedelta(minutes=n * 3 % (90 * 24 * 60))
+        moment = start + timedelta(minutes=n * STEP_MINUTES % SPAN_MINUTES)
         copy_of = made[-1] if syndicated_every and n % syndicated_every == syndicated_every - 1 and made else None
         made.append(
             Article(
@@ -63,6 +65,13 @@ def articles(
             )
         )
     return made
+
+
+def start_ending_at(count: int, end: datetime) -> datetime:
+    """The `start` for which the newest of `count` articles is published at `end`: few articles span
+    only days after `start`, so "90 days back" alone would leave recent windows empty."""
+    newest = (min(count, SPAN_MINUTES // STEP_MINUTES) - 1) * STEP_MINUTES
+    return end - timedelta(minutes=max(newest, 0))
 
 
 def queries(count: int, seed: int = 11) -> list[str]:
