@@ -2,6 +2,7 @@
 
 A backup is one folder: `manifest.json` (written last: a folder without it is incomplete), copies of the
 SQLite files of the data directory (index and feed state when standalone, the job ledger in both modes)
+and the raw archive's index (not its bodies: they stay where they are, for file backups to take),
 made with SQLite's online backup API, so a running daemon need not stop; when distributed, the
 Redis keys under the key prefix (feed state, seen entries, dedupe and story state: DUMP/RESTORE, with
 their expiry) and an Elasticsearch snapshot of the alias's indices and the dead letters in an `fs`
@@ -25,11 +26,13 @@ from ingest.errors import IngestError
 from ingest.lifecycle import lock_holder
 from ingest.redis_connect import RedisTarget, redis_client
 from ingest.settings import Settings
+from workers.raw_archive import INDEX_FILE as RAW_ARCHIVE_INDEX
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 REDIS_FILE = "redis.jsonl"
 SQLITE_PATTERN = "*.sqlite3"
+RAW_ARCHIVE_FILE = "raw-archive-index.sqlite3"  # in a backup; the archive itself names it RAW_ARCHIVE_INDEX
 _REDIS_BATCH = 500
 
 Progress = Callable[[str], None]
@@ -59,6 +62,13 @@ def backup(settings: Settings, name: str, progress: Progress) -> Path:
         _copy_sqlite(source, folder / source.name)
         manifest["files"][source.name] = _describe(folder / source.name)
         progress(f"copied {source.name} ({manifest['files'][source.name]['bytes']:,} bytes)")
+    archive_index = settings.archive_path / RAW_ARCHIVE_INDEX
+    if archive_index.exists():
+        _copy_sqlite(archive_index, folder / RAW_ARCHIVE_FILE)
+        manifest["files"][RAW_ARCHIVE_FILE] = _describe(folder / RAW_ARCHIVE_FILE)
+        manifest["raw_archive"] = {"file": RAW_ARCHIVE_FILE, "path": str(settings.archive_path)}
+        progress(f"copied the raw archive's index; its bodies stay in {settings.archive_path / 'blobs'} "
+                 "(back that folder up with your file backups)")
     if settings.mode == "distributed":
         manifest["redis"] = {"file": REDIS_FILE, "prefix": settings.key_prefix,
                              "keys": _dump_redis(settings, folder / REDIS_FILE)}
@@ -214,7 +224,11 @@ def restore(settings: Settings, folder: Path, *, force: bool, progress: Progress
         progress(f"restored snapshot {manifest['elasticsearch']['snapshot']}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     for name in manifest["files"]:
-        if name.endswith(".sqlite3"):
+        if name == RAW_ARCHIVE_FILE:
+            settings.archive_path.mkdir(parents=True, exist_ok=True)
+            _restore_sqlite(folder / name, settings.archive_path / RAW_ARCHIVE_INDEX, force=force)
+            progress(f"restored the raw archive's index into {settings.archive_path}")
+        elif name.endswith(".sqlite3"):
             _restore_sqlite(folder / name, settings.data_dir / name, force=force)
             progress(f"restored {name}")
     found = _documents_now(settings)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ingest import (
+    cli_archive,
     cli_backup,
     cli_index,
     cli_ledger,
@@ -123,6 +124,7 @@ _COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = (
     cli_extract.register,
     cli_status.register,
     cli_ledger.register,
+    cli_archive.register,
     cli_backup.register,
 )
 
@@ -228,6 +230,7 @@ def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple
         return
     from workers.health_state import SqliteExtractionHealth
     from workers.index.sqlite import SqliteDeadLetters, SqliteIndex, open_database
+    from workers.raw_archive import open_archive
     from workers.state_sqlite import SqliteStoryState
 
     # One thread owns the SQLite file: dedupe look-ups, index writes and feed state run there.
@@ -238,10 +241,15 @@ def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple
         owner.submit(index.ensure_ready).result()
         state = owner.submit(SqliteStoryState, db, settings.dedupe).result()
         health = owner.submit(SqliteExtractionHealth, db, settings.health).result()
+        archive = open_archive(settings)
         # The hardened pool behind the job ledger (ingest/cli_ledger.py).
-        handoff = cli_ledger.standalone_handoff(settings, owner, index, SqliteDeadLetters(db), state, health)
+        handoff = cli_ledger.standalone_handoff(
+            settings, owner, index, SqliteDeadLetters(db), state, health, archive
+        )
         yield SqliteFeedState(settings.sqlite_path, owner, SeenLimits.from_settings(settings.polling)), handoff
         owner.submit(db.close).result()
+        if archive is not None:
+            archive.close()
     finally:
         owner.shutdown(wait=True)
 

@@ -108,7 +108,8 @@ def distributed_handoff(settings: Settings, inner: Handoff) -> Iterator[Handoff]
 
 
 def standalone_handoff(
-    settings: Settings, owner: Executor, index: IndexBackend, dead_letters: DeadLetterArchive, story: Any, health: Any
+    settings: Settings, owner: Executor, index: IndexBackend, dead_letters: DeadLetterArchive, story: Any, health: Any,
+    archive: Any = None,
 ) -> Handoff:
     """The hardened local pool behind the ledger; the storing thread marks jobs in the ledger itself."""
     from workers.article_limit import prepare_within, warm_up
@@ -117,7 +118,8 @@ def standalone_handoff(
     reliability = settings.reliability
     ledger = JobLedger.in_data_dir(settings.data_dir)
     store = partial(
-        store_marking, dedupe=story, index=index, dead_letters=dead_letters, marks=ledger, health=health
+        store_marking, dedupe=story, index=index, dead_letters=dead_letters, marks=ledger, health=health,
+        archive=archive,
     )
     people = settings.enrich.people_and_orgs
     local = LocalHandoff(

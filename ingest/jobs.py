@@ -38,6 +38,8 @@ class SourceSnapshot(_Frozen):
     language: str | None = None
     # A page source's hint: where the article body is when generic extraction fails on that site.
     body_selector: str | None = None
+    # Lines this site prints that are not the story ("Get the Harbour Times app"): dropped when cleaning.
+    noise_lines: tuple[str, ...] = ()
 
 
 class FeedEntry(_Frozen):

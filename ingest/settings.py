@@ -266,6 +266,20 @@ class BackupSettings(BaseModel):
     )
 
 
+class ArchiveSettings(BaseModel):
+    """The raw archive: every indexed article's fetched page, compressed and stored once per body, so
+    `newsingest reprocess` can run today's extractor over last year's pages."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="keep the fetched page of every indexed article")
+    path: Path | None = Field(
+        None, description="the archive's folder (default: <data_dir>/archive); when distributed, a path every "
+        "worker and the CLI share"
+    )
+    compression_level: int = Field(10, ge=1, le=22, description="zstd level: higher is smaller and slower")
+
+
 class Settings(BaseSettings):
     """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
 
@@ -305,6 +319,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     api: ApiSettings = ApiSettings()
     backup: BackupSettings = BackupSettings()
+    archive: ArchiveSettings = ArchiveSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:
@@ -327,6 +342,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "newsingest.sqlite3"
+
+    @property
+    def archive_path(self) -> Path:
+        return self.archive.path or self.data_dir / "archive"
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -121,6 +121,9 @@ class Source(BaseModel):
         " even though they are not public addresses",
     )
     scrape: ScrapeHints | None = None  # `page` sources only
+    # Whole lines this site prints that are not the story, dropped when cleaning (case and outer
+    # punctuation ignored); a line that reads as a sentence is kept whatever this says.
+    noise_lines: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = Field((), max_length=200)
 
     @field_validator("scrape")
     @classmethod
@@ -186,6 +189,7 @@ class Source(BaseModel):
             tags=self.tags,
             language=self.language,
             body_selector=self.scrape.body_selector if self.scrape else None,
+            noise_lines=self.noise_lines,
         )
 
 

@@ -99,9 +99,8 @@ class Installation:
         path = self.workdir / name
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
-    def documents(self) -> dict[str, dict[str, Any]]:
-        """Every indexed document by id: its version, cluster_id and duplicate_of (for exactness checks)."""
-        fields = ("version", "cluster_id", "duplicate_of")
+    def documents(self, fields: tuple[str, ...] = ("version", "cluster_id", "duplicate_of")) -> dict[str, dict[str, Any]]:
+        """Every indexed document by id, with these fields (by default those exactness checks need)."""
         if self.distributed:
             from elasticsearch import Elasticsearch
 

@@ -23,7 +23,7 @@ from workers.drift import DriftChange
 from workers.errors import InvalidJob, PermanentError, TransientError
 from workers.health import PageHealth, article_health, failure_health
 from workers.pipeline import Draft, finish, prepare
-from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, StoryState
+from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, PageArchive, StoryState
 
 log = get_logger(__name__)
 
@@ -75,6 +75,7 @@ def process_messages(
     people_and_orgs: bool = False,
     health: ExtractionHealthStore | None = None,
     prepare_one: Callable[[ArticleJob], Draft | Exception] | None = None,
+    archive: PageArchive | None = None,
 ) -> BatchReport:
     """The whole batch in this process (what a Celery task does). `prepare_one` replaces
     prepare_safely (e.g. under a per-article time limit: workers.article_limit)."""
@@ -84,7 +85,7 @@ def process_messages(
         metrics.record_dead_letters([(letter.source, letter.stage) for letter in invalid])
     prepare_job = prepare_one or (lambda job: prepare_safely(job, people_and_orgs))
     prepared = [(job, prepare_job(job)) for job in jobs]
-    report = store_prepared(prepared, dedupe, index, dead_letters, health=health)
+    report = store_prepared(prepared, dedupe, index, dead_letters, health=health, archive=archive)
     return BatchReport(report.indexed, report.duplicates, report.dead_letters + len(invalid))
 
 
@@ -95,10 +96,12 @@ def store_prepared(
     dead_letters: DeadLetterStore,
     now: datetime | None = None,
     health: ExtractionHealthStore | None = None,
+    archive: PageArchive | None = None,
 ) -> BatchReport:
     """The stateful half: boilerplate counts and dedupe look-ups in job order, one bulk write, dead letters
     for the rest. `dedupe` is the shared StoryState (exact claims, near-duplicate index, line counts);
-    `health`, when given, records how extraction went on each page and logs layout drift."""
+    `health`, when given, records how extraction went on each page and logs layout drift; `archive`, when
+    given, keeps the fetched page of every article written (workers.raw_archive)."""
     now = now or datetime.now(UTC)
     letters: list[DeadLetter] = []
     articles: list[Article] = []
@@ -128,6 +131,8 @@ def store_prepared(
             letters.append(dead_letter(job, "index", PermanentError(written.reason or "rejected", job.url), now))
     if letters:
         dead_letters.record(letters)
+    if archive is not None:
+        _archive_pages(archive, [(o.doc_id, jobs_by_doc[o.doc_id]) for o in outcomes if o.result == "indexed"])
     metrics.record_batch_written([(o.result, jobs_by_doc[o.doc_id]) for o in outcomes], datetime.now(UTC))
     metrics.record_dead_letters([(letter.source, letter.stage) for letter in letters])
     if health is not None and pages:
@@ -137,6 +142,18 @@ def store_prepared(
     duplicates = sum(1 for a in articles if a.duplicate_of)
     log.info("batch_stored", indexed=indexed, duplicates=duplicates, dead_letters=len(letters))
     return BatchReport(indexed, duplicates, len(letters))
+
+
+def _archive_pages(archive: PageArchive, pages: list[tuple[str, ArticleJob]]) -> None:
+    """Archive the written articles' pages. A full or broken archive disk costs those pages a future
+    reprocess, never the articles themselves: they are indexed already, so this logs and goes on."""
+    if not pages:
+        return
+    try:
+        archive.put(pages)
+    except Exception as exc:  # the edge of an optional store: OSError, sqlite3.Error, zstd errors alike
+        log.error("raw_archive_unwritten", error_type=type(exc).__name__, error=str(exc), pages=len(pages))
+        metrics.ARCHIVE_FAILURES.inc(len(pages))
 
 
 def _record_health(health: ExtractionHealthStore, pages: list[PageHealth], now: datetime) -> None:

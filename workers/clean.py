@@ -122,14 +122,15 @@ def drop_noise(text: str, title: str | None = None) -> str:
     return drop_noise_counted(text, title).text
 
 
-def drop_noise_counted(text: str, title: str | None = None) -> Cleaned:
-    """drop_noise(), with the count of lines it dropped (each pass only removes lines, so in - out)."""
+def drop_noise_counted(text: str, title: str | None = None, site_lines: frozenset[str] = frozenset()) -> Cleaned:
+    """drop_noise(), with the count of lines it dropped (each pass only removes lines, so in - out).
+    `site_lines` are a site's own furniture lines (noise_keys() of its `noise_lines`), dropped like ours."""
     lines = _normalized_lines(text)
     lines_in = len(lines)
     title_key = _key(" ".join(_normalized_lines(title))) if title else None
     # Each pass only removes lines, so this ends; a second pass catches e.g. a title repeated twice.
     while True:
-        kept = _drop_trailing_headlines(_drop_leading_title(_drop_furniture(lines), title_key))
+        kept = _drop_trailing_headlines(_drop_leading_title(_drop_furniture(lines, site_lines), title_key))
         if kept == lines:
             return Cleaned("\n\n".join(kept), lines_in, lines_in - len(kept))
         lines = kept
@@ -157,19 +158,25 @@ def _key(line: str) -> str:
     return line.casefold().strip(_LABEL_TRIM)
 
 
-def _is_furniture(line: str) -> bool:
+def noise_keys(lines: tuple[str, ...]) -> frozenset[str]:
+    """A source's `noise_lines` in the form lines are compared in (case and outer punctuation ignored)."""
+    return frozenset(key for line in lines if (key := _key(" ".join(_normalized_lines(line)))))
+
+
+def _is_furniture(line: str, site_lines: frozenset[str]) -> bool:
     if is_sentence(line):
-        return False
+        return False  # whatever a site's list says: a sentence is the story's
     if not any(char.isalnum() for char in line):  # separators such as "* * *" or "—"
         return True
-    if _key(line) in NOISE_LINES:
+    key = _key(line)
+    if key in NOISE_LINES or key in site_lines:
         return True
     opening = _SPACE_BEFORE_COLON.sub(":", line.casefold())
     return opening.startswith(NOISE_PREFIXES)
 
 
-def _drop_furniture(lines: list[str]) -> list[str]:
-    return [line for line in lines if not _is_furniture(line)]
+def _drop_furniture(lines: list[str], site_lines: frozenset[str]) -> list[str]:
+    return [line for line in lines if not _is_furniture(line, site_lines)]
 
 
 def _drop_leading_title(lines: list[str], title_key: str | None) -> list[str]:

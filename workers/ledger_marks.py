@@ -21,7 +21,7 @@ from ingest.logs import get_logger
 from workers.batch import BatchReport, store_prepared
 from workers.documents import DeadLetter
 from workers.pipeline import Draft
-from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, StoryState
+from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, PageArchive, StoryState
 
 log = get_logger(__name__)
 
@@ -93,10 +93,11 @@ def store_marking(
     dead_letters: DeadLetterStore,
     marks: JobMarks,
     health: ExtractionHealthStore | None = None,
+    archive: PageArchive | None = None,
 ) -> BatchReport:
     """store_prepared, then the batch's marks (standalone: on the thread that owns the database)."""
     tracking = TrackingDeadLetters(dead_letters)
-    report = store_prepared(prepared, dedupe, index, tracking, health=health)
+    report = store_prepared(prepared, dedupe, index, tracking, health=health, archive=archive)
     mark_safely(marks, batch_marks([job.job_id for job, _ in prepared], tracking))
     return report
 

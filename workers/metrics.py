@@ -28,6 +28,9 @@ INDEX_WRITES = Counter("newsingest_index_writes", "Documents written to the inde
 INDEX_RETRIES = Counter("newsingest_index_retries", "Batches retried, by reason (index_unavailable, transient)", ["reason"])
 DEAD_LETTERS = Counter("newsingest_dead_letters", "Jobs that ended as dead letters, by stage", ["source", "stage"])
 BATCHES_STORED = Counter("newsingest_batches_stored", "Batches processed to the end (indexed or dead-lettered)")
+ARCHIVE_FAILURES = Counter(
+    "newsingest_raw_archive_failures", "Indexed articles whose fetched page could not be archived"
+)
 SEARCHABLE_LAG = Histogram(
     "newsingest_fetch_to_searchable_seconds",
     "From a page's fetched_at to its document acknowledged by the index",

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ingest.jobs import ArticleJob
 from workers.boilerplate import candidate_keys, drop_lines, lasting_text
-from workers.clean import drop_noise_counted
+from workers.clean import drop_noise_counted, noise_keys
 from workers.dedupe import canonical_url, clean_url, content_hash, find_duplicate
 from workers.documents import Article, document_id
 from workers.enrich import enrich, lead_summary, reading_time_s
@@ -57,7 +57,7 @@ def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
         html = ""
     extracted = extract(html, url, entry, job.source.body_selector)
     title = extracted.title or (entry.title if entry else None)
-    cleaned = drop_noise_counted(extracted.text, title)
+    cleaned = drop_noise_counted(extracted.text, title, noise_keys(job.source.noise_lines))
     text = cleaned.text
     if len(text) < MIN_TEXT_CHARS:
         raise NotAnArticle(f"text too short: {len(text)} chars once cleaned", url)

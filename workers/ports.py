@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ingest.jobs import ArticleJob
 from workers.documents import Article, DeadLetter
 
 if TYPE_CHECKING:
@@ -161,3 +162,8 @@ class ExtractionHealthStore(Protocol):
     def record(self, pages: Sequence[PageHealth], now: datetime) -> list[DriftChange]:
         """Add the pages to their sources' windows; return the drifts they raised or cleared, each to one
         caller only (workers.health_state)."""
+
+
+class PageArchive(Protocol):
+    def put(self, pages: Sequence[tuple[str, ArticleJob]]) -> int:
+        """Keep each (doc_id, job)'s fetched page (workers.raw_archive); returns how many bodies were new."""

@@ -31,6 +31,7 @@ from workers.index.connect import elastic_client
 from workers.index.elastic import ElasticDeadLetters, ElasticIndex
 from workers.ledger_marks import RedisJobMarks, TrackingDeadLetters, batch_marks, dead_marks, job_ids_of, mark_safely
 from workers.article_limit import prepare_within
+from workers.raw_archive import RawArchive, open_archive
 from workers.lost_workers import split_or_give_up_after_lost_workers as _split_or_give_up_after_lost_workers
 
 log = get_logger(__name__)
@@ -47,6 +48,7 @@ class _WorkerContext:
     health: RedisExtractionHealth
     marks: RedisJobMarks
     shared: redis.Redis
+    archive: RawArchive | None
 
 
 _context: _WorkerContext | None = None
@@ -75,6 +77,7 @@ def _worker_context(settings: Settings) -> _WorkerContext:
             health=RedisExtractionHealth(shared, settings.key_prefix, settings.health),
             marks=RedisJobMarks(shared, settings.key_prefix),
             shared=shared,
+            archive=open_archive(settings),
         )
     return _context
 
@@ -99,6 +102,7 @@ def process_batch(task: Task[Any, Any], messages: list[dict[str, Any]]) -> dict[
             messages, context.dedupe, context.index, tracking, people,
             health=context.health,
             prepare_one=lambda job: prepare_within(job, limit_s, people),
+            archive=context.archive,
         )
         # Every job of a batch that returned has ended: the daemon's ledger hears it.
         mark_safely(context.marks, batch_marks(job_ids_of(messages), tracking))

@@ -96,7 +96,7 @@ def test_restore_onto_an_empty_machine_brings_everything_back(
     folder = Path(made.stdout.strip())
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert folder.name == "nightly-1" and manifest["documents"] == SEED_DOCUMENTS
-    assert "ledger.sqlite3" in manifest["files"]
+    assert "ledger.sqlite3" in manifest["files"] and "raw-archive-index.sqlite3" in manifest["files"]
 
     es_client = request.getfixturevalue("es_client") if setup.distributed else None
     redis_client = request.getfixturevalue("redis_client") if setup.distributed else None
@@ -106,6 +106,8 @@ def test_restore_onto_an_empty_machine_brings_everything_back(
     assert restored.returncode == 0, restored.stderr
     assert f"{SEED_DOCUMENTS:,} documents" in restored.stdout
     assert setup.count() == SEED_DOCUMENTS
+    archived = setup.cli("archive", "--json")  # the archive's index came back too (its bodies are files)
+    assert archived.returncode == 0 and json.loads(archived.stdout)["documents"] == SEED_DOCUMENTS, archived.stderr
     found = setup.cli("search", "Erdogan", "--json", "--all-copies")
     assert found.returncode == 0 and len(found.stdout.splitlines()) == 2, found.stderr
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.clean import drop_noise, drop_noise_counted
+from workers.clean import drop_noise, drop_noise_counted, noise_keys
 
 ROOT = Path(__file__).resolve().parents[3]
 TRUTH = (ROOT / "seeds/truth/putin-erdogan.txt").read_text(encoding="utf-8").strip()
@@ -185,3 +185,17 @@ def test_counted_cleaning_gives_the_same_text_and_consistent_counts(lines: list[
     assert cleaned.text == drop_noise(text, title)
     kept = len([line for line in cleaned.text.split("\n\n") if line])
     assert cleaned.lines_in - cleaned.lines_dropped == kept
+
+
+def test_a_sites_own_noise_lines_go_whatever_their_case_and_punctuation() -> None:
+    first = "The ferry will run every hour from Monday, the harbour office said on Friday."
+    last = "Winter fares stay as they are until the end of March, the operator added."
+    text = f"{first}\n\n» TIDEWATER POST Audio  Edition «\n\nTides today: 06:12 and 18:40\n\n{last}"
+    site = noise_keys(("Tidewater Post Audio Edition", "  ", "Tides today: 06:12 and 18:40"))
+    assert drop_noise_counted(text, site_lines=site).text == f"{first}\n\n{last}"
+    assert "Audio" in drop_noise(text)  # unknown to the built-in list
+
+
+def test_a_sites_noise_lines_never_take_a_sentence() -> None:
+    sentence = "Tidewater Post readers raised twelve thousand pounds for the lifeboat this year."
+    assert drop_noise_counted(sentence, site_lines=noise_keys((sentence,))).text == sentence
