@@ -1,6 +1,6 @@
 """The raw archive: the fetched page of every indexed article, kept so a better extractor can run again.
 
-Bodies are content-addressed: `blobs/ab/cd/<sha256>.zst` holds one page's bytes (the job's HTML as
+Bodies are content-addressed: `blobs/ab/<sha256>.zst` holds one page's bytes (the job's HTML as
 UTF-8), zstd-compressed, written once however many documents or fetches share it. `index.sqlite3`
 beside them records which document was fetched as which body, with the rest of its job (headers,
 source snapshot, feed entry), so a page can be turned back into the job that first delivered it; and
@@ -82,6 +82,7 @@ class RawArchive:
         self._level = compression_level
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._folders: set[Path] = set()  # blob folders known to exist (a mkdir per body costs more than zstd)
         # Several worker processes may write at once: WAL, and a generous wait for the write lock.
         self._db = sqlite3.connect(root / INDEX_FILE, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -93,30 +94,44 @@ class RawArchive:
     def put(self, pages: Sequence[tuple[str, ArticleJob]]) -> int:
         """Archive each (doc_id, job)'s page; returns how many bodies were new. A page archived before
         for the same document only has its fetch time and job brought up to date."""
-        rows, new_bodies = [], 0
+        bodies: dict[str, bytes] = {}
+        rows = []
         for doc_id, job in pages:
             body = _encode(job.html)
             digest = hashlib.sha256(body).hexdigest()
-            new_bodies += self._store_body(digest, body)
+            bodies.setdefault(digest, body)
             row = json.dumps(job.model_dump(mode="json", exclude=_NOT_IN_ROW), ensure_ascii=False)
             rows.append((doc_id, digest, job.fetched_at.astimezone(UTC).isoformat(), job.source.name, row))
+        listed = self._listed(list(bodies))
+        # A listed body whose file went missing (deleted by hand) is written again.
+        new = [self._write_body(digest, body) for digest, body in bodies.items()
+               if digest not in listed or not self._blob_path(digest).exists()]
         with self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO blobs (sha256, raw_bytes, stored_bytes) VALUES (?, ?, ?)", new)
             self._db.executemany(
                 "INSERT INTO pages (doc_id, sha256, fetched_at, source, job) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (doc_id, sha256) DO UPDATE SET fetched_at = excluded.fetched_at, "
                 "source = excluded.source, job = excluded.job WHERE excluded.fetched_at >= pages.fetched_at",
                 rows,
             )
-        return new_bodies
+        return len(new)
 
-    def _store_body(self, digest: str, body: bytes) -> int:
+    def _listed(self, digests: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(digests, 500):
+            with self._lock:
+                found.update(row[0] for row in self._db.execute(
+                    f"SELECT sha256 FROM blobs WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def _write_body(self, digest: str, body: bytes) -> tuple[str, int, int]:
+        """Compress and write one body file; returns its blobs row. The file is in place before any row
+        names it, so a crash in between leaves an unlisted file (written again later), never a listed gap."""
         path = self._blob_path(digest)
-        with self._lock:
-            listed = self._db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (digest,)).fetchone() is not None
-        if listed and path.exists():
-            return 0
         stored = zstandard.ZstdCompressor(level=self._level).compress(body)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         # Two workers storing the same body race harmlessly: each renames a complete file into place.
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
@@ -126,12 +141,7 @@ class RawArchive:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        with self._transaction():
-            self._db.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, raw_bytes, stored_bytes) VALUES (?, ?, ?)",
-                (digest, len(body), len(stored)),
-            )
-        return 1
+        return digest, len(body), len(stored)
 
     def forget(self, doc_ids: Sequence[str]) -> int:
         """Remove these documents' pages, and every body no other document still uses; returns the number
@@ -212,7 +222,9 @@ class RawArchive:
     # -- helpers --------------------------------------------------------------------------------
 
     def _blob_path(self, digest: str) -> Path:
-        return self.root / "blobs" / digest[:2] / digest[2:4] / f"{digest}.zst"
+        # One level of 256 folders: a million bodies make about 4,000 files a folder, which filesystems
+        # handle well, and far fewer folders to create than two levels would.
+        return self.root / "blobs" / digest[:2] / f"{digest}.zst"
 
     @staticmethod
     def _where(selection: Selection) -> tuple[str, tuple[Any, ...]]:
