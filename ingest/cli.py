@@ -32,6 +32,7 @@ from ingest import (
     serve,
 )
 from ingest.client import HttpClient
+from ingest.corrections import RecheckQueue
 from ingest.daemon import Daemon, RunReport, install_stop_signals
 from ingest.errors import DaemonAlreadyRunning, SourcesFileError
 from ingest.handoff import CeleryHandoff, Handoff
@@ -181,7 +182,15 @@ async def _run_async(
         async with HttpClient(settings.http) as client:
             leases = operate.source_leases(settings)
             counted = FlushCountingState(state)  # failed state writes show in /metrics
-            daemon = Daemon(settings, sources.enabled, client, counted, handoff, sources_path=sources_path, leases=leases)
+            rechecks = (
+                RecheckQueue.in_data_dir(settings.data_dir, settings.corrections.recheck_after_s)
+                if settings.corrections.enabled and not once
+                else None
+            )
+            daemon = Daemon(
+                settings, sources.enabled, client, counted, handoff,
+                sources_path=sources_path, leases=leases, rechecks=rechecks,
+            )
             try:
                 if once:
                     progress = Progress(len(sources.enabled), unit="source", desc="polling", event="run_once_progress")
@@ -198,6 +207,8 @@ async def _run_async(
             finally:
                 await handoff.close()
                 await state.close()
+                if rechecks is not None:
+                    rechecks.close()
                 if leases is not None:
                     await leases.close()
 

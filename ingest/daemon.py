@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from ingest.client import HttpClient
+from ingest.corrections import RecheckQueue
 from ingest.errors import BadStatus, IngestError
 from ingest.fetch import fetch_page
 from ingest.handoff import DrainReport, Handoff
@@ -86,6 +88,7 @@ class Daemon:
         sources_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         leases: SourceLeases | None = None,
+        rechecks: RecheckQueue | None = None,
     ) -> None:
         self._settings = settings
         self._sources = {s.name: s for s in sources if s.enabled}
@@ -106,6 +109,7 @@ class Daemon:
         )
         self._schedule: Schedule | None = None
         self._leases = leases  # distributed: poll only sources whose lease this daemon holds
+        self._rechecks = rechecks  # articles to fetch again for corrections (ingest/corrections.py)
         self._watcher: SourcesWatcher | None = None
         self._in_flight: dict[str, asyncio.Future[SourceReport]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -154,6 +158,8 @@ class Daemon:
                 self._spawn(watcher.run(stop))  # cancelled with the rest if the loop below ends
             if self._leases is not None:
                 self._spawn(self._leases.keep_alive())
+            if self._rechecks is not None:
+                self._spawn(self._recheck_loop(stop))
             while not stop.is_set():
                 with metrics.BACKPRESSURE_PAUSED.track_inprogress():
                     # Backpressure: no new polls past the high-water mark, nor while the queue is
@@ -328,12 +334,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         items = []
         for entry in result.new_entries:
-            item = _PageItem(source, entry, _paced_host(entry.link), loop.create_future())
-            items.append(item)
-            if item.host is None:
-                self._pages.put_nowait(item)
-            else:
-                self._gate.submit(item.host, lambda item=item: self._pages.put_nowait(item))  # type: ignore[misc]
+            items.append(self._queue_page(source, entry, loop))
         # Handed off batch by batch as pages arrive, not once the whole poll is fetched: a big feed's
         # first batch is processed while the rest download, and a daemon killed mid-poll loses (and
         # fetches again) at most one unfinished batch, not every page of the poll.
@@ -358,6 +359,15 @@ class Daemon:
         retry_pending = len(failed) > len(given_up)
         return result.record if not retry_pending else replace(result.record, body_hash=None)
 
+    def _queue_page(self, source: Source, entry: FeedEntry, loop: asyncio.AbstractEventLoop) -> _PageItem:
+        """One page for the page workers, once its host's politeness allows; its outcome comes later."""
+        item = _PageItem(source, entry, _paced_host(entry.link), loop.create_future())
+        if item.host is None:
+            self._pages.put_nowait(item)
+        else:
+            self._gate.submit(item.host, lambda: self._pages.put_nowait(item))
+        return item
+
     async def _hand_off(self, source_name: str, jobs: list[ArticleJob]) -> None:
         """One batch to the workers; only then do its entries count as seen (failed pages are tried
         again next poll, until their retry budget is spent)."""
@@ -366,6 +376,52 @@ class Daemon:
         await self._handoff.submit(jobs)
         metrics.record_handoff(source_name, len(jobs))
         await self._state.mark_seen(source_name, [job.entry.seen_key for job in jobs if job.entry])
+        if self._rechecks is not None:
+            try:
+                await asyncio.to_thread(self._rechecks.add, jobs, self._clock())
+            except sqlite3.Error as exc:  # a missed re-check costs a correction, never the article
+                log.warning("rechecks_not_queued", error_type=type(exc).__name__, error=str(exc), jobs=len(jobs))
+
+    # -- corrections -----------------------------------------------------------------------
+
+    async def _recheck_loop(self, stop: asyncio.Event) -> None:
+        every_s = self._settings.corrections.check_s
+        while not stop.is_set():
+            try:
+                await self._recheck_due()
+            except Exception as exc:  # the edge of one round: log, and look again next time
+                log.exception("recheck_round_crashed", error_type=type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+            except TimeoutError:
+                pass
+
+    async def _recheck_due(self) -> None:
+        """Fetch the articles whose re-check is due, politely (same host gate and robots as polls), and
+        hand the pages off as ordinary jobs: an edited text becomes a new version in the index."""
+        assert self._rechecks is not None
+        await self._handoff.wait_ready()  # backpressure applies to re-checks as to polls
+        due = await asyncio.to_thread(self._rechecks.due, self._clock(), self._settings.corrections.max_per_round)
+        if not due:
+            return
+        loop = asyncio.get_running_loop()
+        items = []
+        for recheck in due:
+            source = self._sources.get(recheck.source)
+            if source is None:
+                continue  # removed or disabled since: its articles are no longer followed
+            items.append(self._queue_page(source, recheck.entry, loop))
+        outcomes = await asyncio.gather(*(item.outcome for item in items))
+        by_source: dict[str, list[ArticleJob]] = {}
+        for page in outcomes:
+            if isinstance(page, ArticleJob):
+                by_source.setdefault(page.source.name, []).append(page)
+        for name, jobs in by_source.items():
+            await self._handoff.submit(jobs)
+            metrics.record_handoff(name, len(jobs))
+        fetched = sum(len(jobs) for jobs in by_source.values())
+        log.info("articles_rechecked", due=len(due), fetched=fetched, failed=len(items) - fetched)
+        await asyncio.to_thread(self._rechecks.advance, due)
 
     async def _save_outcome(
         self, source: Source, report: SourceReport, result: PollResult | None, record: FeedRecord | None

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -266,6 +266,26 @@ class BackupSettings(BaseModel):
     )
 
 
+class CorrectionsSettings(BaseModel):
+    """Re-checks of recent articles, so publishers' edits become new versions (ingest/corrections.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="the daemon fetches each article again at the ages below")
+    recheck_after_s: tuple[float, ...] = Field(
+        (3600.0, 86400.0), max_length=10, description="ages (seconds after first hand-off) of the re-checks"
+    )
+    check_s: float = Field(60.0, gt=0, description="how often the daemon looks for re-checks that are due")
+    max_per_round: int = Field(200, ge=1, description="re-checks fetched per look (the rest wait for the next)")
+
+    @field_validator("recheck_after_s")
+    @classmethod
+    def _rising_and_positive(cls, ages: tuple[float, ...]) -> tuple[float, ...]:
+        if any(age <= 0 for age in ages) or list(ages) != sorted(set(ages)):
+            raise ValueError("re-check ages must be positive and rising, e.g. [3600, 86400]")
+        return ages
+
+
 class ArchiveSettings(BaseModel):
     """The raw archive: every indexed article's fetched page, compressed and stored once per body, so
     `newsingest reprocess` can run today's extractor over last year's pages."""
@@ -320,6 +340,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     backup: BackupSettings = BackupSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    corrections: CorrectionsSettings = CorrectionsSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:
