@@ -21,6 +21,7 @@ from typing import Any
 from ingest.errors import IngestError
 from ingest.jobs import ArticleJob, SourceSnapshot
 from ingest.logs import get_logger
+from ingest.redact import MASK
 from workers.batch import store_prepared
 from workers.documents import Article
 from workers.pipeline import Draft
@@ -139,9 +140,13 @@ def reprocess_batch(
     """One batch: rebuild the jobs, prepare them (possibly in a pool), store them as one bulk write.
     A source still in the sources file lends the jobs its settings of today (a fixed body selector or
     new noise lines apply); a source removed since keeps those it had when the page was fetched."""
-    jobs = {doc_id: _with_current_source(job, sources) for doc_id, job in _readable_jobs(archive, ids).items()}
-    current = {doc_id: index.get(doc_id) for doc_id in jobs}
-    chosen = [(doc_id, job) for doc_id, job in jobs.items() if (doc := current[doc_id]) is not None and criteria.matches(doc)]
+    archived = _readable_jobs(archive, ids)
+    current = {doc_id: index.get(doc_id) for doc_id in archived}
+    chosen = [
+        (doc_id, _replayable(job, sources, doc))
+        for doc_id, job in archived.items()
+        if (doc := current[doc_id]) is not None and criteria.matches(doc)
+    ]
     tally.skipped += len(ids) - len(chosen)
     drafts = prepare([job for _, job in chosen])
     prepared: list[tuple[ArticleJob, Draft | BaseException]] = []
@@ -161,9 +166,17 @@ def reprocess_batch(
     tally.done += len(ids)
 
 
-def _with_current_source(job: ArticleJob, sources: Mapping[str, SourceSnapshot]) -> ArticleJob:
-    current = sources.get(job.source.name)
-    return job if current is None else job.model_copy(update={"source": current})
+def _replayable(job: ArticleJob, sources: Mapping[str, SourceSnapshot], document: Article) -> ArticleJob:
+    """The archived job with its source's settings of today, and with the document's own URL where the
+    archive masked credentials in it (a masked URL would make another document id)."""
+    update: dict[str, Any] = {}
+    if (current := sources.get(job.source.name)) is not None:
+        update["source"] = current
+    if MASK in job.url or MASK in job.final_url:
+        update.update(url=document.url, final_url=document.url)
+        if job.entry is not None:
+            update["entry"] = job.entry.model_copy(update={"link": document.url})
+    return job.model_copy(update=update) if update else job
 
 
 def _readable_jobs(archive: RawArchive, ids: list[str]) -> dict[str, ArticleJob]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import zstandard
 
 from ingest.jobs import ArticleJob
+from ingest.redact import redact
 
 if TYPE_CHECKING:
     from ingest.settings import Settings
@@ -100,7 +101,9 @@ class RawArchive:
             body = _encode(job.html)
             digest = hashlib.sha256(body).hexdigest()
             bodies.setdefault(digest, body)
-            row = json.dumps(job.model_dump(mode="json", exclude=_NOT_IN_ROW), ensure_ascii=False)
+            # Credentials in a feed or article URL (`?token=`, `user:pass@`) stay out of the archive, as they
+            # stay out of dead letters; reprocess takes such a URL back from the indexed document.
+            row = json.dumps(redact(job.model_dump(mode="json", exclude=_NOT_IN_ROW)), ensure_ascii=False)
             rows.append((doc_id, digest, job.fetched_at.astimezone(UTC).isoformat(), job.source.name, row))
         listed = self._listed(list(bodies))
         # A listed body whose file went missing (deleted by hand) is written again.

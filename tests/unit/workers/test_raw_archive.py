@@ -109,3 +109,13 @@ def test_a_deleted_body_file_is_written_again_by_the_next_put(archive: RawArchiv
         path.unlink()
     archive.put([("doc-2", _job("https://b.example/2"))])
     assert archive.latest(["doc-1"])["doc-1"].html == PAGE
+
+
+def test_credentials_in_urls_stay_out_of_the_archive(archive: RawArchive) -> None:
+    secret = "s3cretTokenValue"
+    job = _job(f"https://reader:{secret}@a.example/1?token={secret}")
+    job = job.model_copy(update={"source": job.source.model_copy(update={"url": f"https://a.example/rss?key={secret}"})})
+    archive.put([("doc-1", job)])
+    stored = b"".join(path.read_bytes() for path in archive.root.rglob("*") if path.is_file())
+    assert secret.encode() not in stored
+    assert "***" in archive.latest(["doc-1"])["doc-1"].url
