@@ -5,8 +5,9 @@ SQLite files of the data directory (index and feed state when standalone, the jo
 and the raw archive's index (not its bodies: they stay where they are, for file backups to take),
 made with SQLite's online backup API, so a running daemon need not stop; when distributed, the
 Redis keys under the key prefix (feed state, seen entries, dedupe and story state: DUMP/RESTORE, with
-their expiry) and an Elasticsearch snapshot of the alias's indices and the dead letters in an `fs`
-repository (the server keeps those files; the manifest names them). Restore refuses to overwrite
+their expiry) and an Elasticsearch snapshot of the alias's indices, the dead letters and the
+tombstones of deleted articles in an `fs` repository (the server keeps those files; the manifest
+names them). Restore refuses to overwrite
 anything that holds data unless forced, and checks what it restored against the manifest.
 """
 
@@ -167,7 +168,7 @@ def _elastic(settings: Settings) -> Any:
 
 
 def _snapshot(settings: Settings, name: str) -> dict[str, Any]:
-    from workers.index.mapping import dead_letter_index_name
+    from workers.index.mapping import dead_letter_index_name, tombstone_index_name
 
     client = _elastic(settings)
     try:
@@ -175,8 +176,11 @@ def _snapshot(settings: Settings, name: str) -> dict[str, Any]:
         if not client.indices.exists_alias(name=alias):
             raise BackupError(f"there is no index behind the alias {alias!r}: nothing to back up")
         indices = sorted(client.indices.get_alias(name=alias).body)
-        if client.indices.exists(index=dead_letter_index_name(alias)):
-            indices.append(dead_letter_index_name(alias))
+        # Dead letters and tombstones (`newsingest delete`: without them a restore would bring deleted
+        # articles back on the next poll) live beside the alias.
+        for beside in (dead_letter_index_name(alias), tombstone_index_name(alias)):
+            if client.indices.exists(index=beside):
+                indices.append(beside)
         client.indices.refresh(index=",".join(indices))
         documents = int(client.count(index=alias)["count"])
         answer = client.snapshot.create(

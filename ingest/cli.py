@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ingest import (
     cli_archive,
     cli_backup,
+    cli_delete,
     cli_index,
     cli_ledger,
     cli_preview,
@@ -127,6 +128,7 @@ _COMMAND_MODULES: tuple[Callable[[Any, Any], None], ...] = (
     cli_ledger.register,
     cli_archive.register,
     cli_backup.register,
+    cli_delete.register,
 )
 
 
@@ -178,7 +180,8 @@ async def _run_async(
     settings: Settings, sources: SourcesFile, *, once: bool, sources_path: Path | None = None
 ) -> RunReport | None:
     # The daemon (`run`) keeps no per-batch results: the ledger accounts for its jobs.
-    with _wiring(settings, track_results=once) as (state, handoff):
+    retention = None if once else cli_delete.DaemonRetention(settings, sources_path or settings.sources)
+    with _wiring(settings, track_results=once, retention=retention) as (state, handoff):
         async with HttpClient(settings.http) as client:
             leases = operate.source_leases(settings)
             counted = FlushCountingState(state)  # failed state writes show in /metrics
@@ -190,6 +193,7 @@ async def _run_async(
             daemon = Daemon(
                 settings, sources.enabled, client, counted, handoff,
                 sources_path=sources_path, leases=leases, rechecks=rechecks,
+                housekeeping=retention.jobs if retention is not None else (),
             )
             try:
                 if once:
@@ -214,8 +218,11 @@ async def _run_async(
 
 
 @contextmanager
-def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple[FeedState, Handoff]]:
-    """The feed state and handoff of the configured mode (both service URLs, or neither)."""
+def _wiring(
+    settings: Settings, *, track_results: bool = True, retention: cli_delete.DaemonRetention | None = None
+) -> Iterator[tuple[FeedState, Handoff]]:
+    """The feed state and handoff of the configured mode (both service URLs, or neither); `retention`,
+    when given, gets the mode's stores for the daemon's retention job."""
     if settings.mode == "distributed":
         assert settings.redis_url and settings.elasticsearch_url
         from workers.app import make_app
@@ -236,6 +243,8 @@ def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple
             settings.queue_low_water,
             track_results=track_results,
         )
+        if retention is not None:
+            retention.attach_distributed()
         with cli_ledger.distributed_handoff(settings, handoff) as ledgered:  # jobs in the ledger first
             yield RedisFeedState(redis_target, settings.key_prefix, SeenLimits.from_settings(settings.polling)), ledgered
         return
@@ -253,6 +262,8 @@ def _wiring(settings: Settings, *, track_results: bool = True) -> Iterator[tuple
         state = owner.submit(SqliteStoryState, db, settings.dedupe).result()
         health = owner.submit(SqliteExtractionHealth, db, settings.health).result()
         archive = open_archive(settings)
+        if retention is not None:
+            retention.attach_standalone(owner, index, state, archive)
         # The hardened pool behind the job ledger (ingest/cli_ledger.py).
         handoff = cli_ledger.standalone_handoff(
             settings, owner, index, SqliteDeadLetters(db), state, health, archive

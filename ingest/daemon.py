@@ -26,6 +26,7 @@ from ingest.corrections import RecheckQueue
 from ingest.errors import BadStatus, IngestError
 from ingest.fetch import fetch_page
 from ingest.handoff import DrainReport, Handoff
+from ingest.housekeeping import Periodic, run_periodically
 from ingest import metrics
 from ingest.jobs import ArticleJob, DiscoveredVia, FeedEntry
 from ingest.leases import SourceLeases
@@ -34,6 +35,7 @@ from ingest.politeness import HostGate, HostPacer, PoliteClient, host_key
 from ingest.poll import PollOptions, PollResult, poll_source
 from ingest.reload import SourcesWatcher
 from ingest.robots import RobotsCache
+from ingest.tdmrep import TdmRepCache
 from ingest.scheduler import Schedule, adapt_interval, cache_floor_s, next_delay_s
 from ingest.scrape import HostTurns, poll_page_source
 from ingest.settings import Settings
@@ -89,6 +91,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         leases: SourceLeases | None = None,
         rechecks: RecheckQueue | None = None,
+        housekeeping: Sequence[Periodic] = (),
     ) -> None:
         self._settings = settings
         self._sources = {s.name: s for s in sources if s.enabled}
@@ -110,6 +113,7 @@ class Daemon:
         self._schedule: Schedule | None = None
         self._leases = leases  # distributed: poll only sources whose lease this daemon holds
         self._rechecks = rechecks  # articles to fetch again for corrections (ingest/corrections.py)
+        self._housekeeping = tuple(housekeeping)  # periodic jobs such as retention (ingest/housekeeping.py)
         self._watcher: SourcesWatcher | None = None
         self._in_flight: dict[str, asyncio.Future[SourceReport]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -120,6 +124,7 @@ class Daemon:
         # Made on the running loop by _WorkerPools:
         self._gate: HostGate
         self._fetcher: PoliteClient
+        self._tdmrep: TdmRepCache | None = None  # hosts' /.well-known/tdmrep.json (Settings.rights)
         self._polls: asyncio.Queue[tuple[Source, str | None]]
         self._pages: asyncio.Queue[_PageItem]
         self._group: asyncio.TaskGroup
@@ -160,6 +165,8 @@ class Daemon:
                 self._spawn(self._leases.keep_alive())
             if self._rechecks is not None:
                 self._spawn(self._recheck_loop(stop))
+            for job in self._housekeeping:
+                self._spawn(run_periodically(job, stop))
             while not stop.is_set():
                 with metrics.BACKPRESSURE_PAUSED.track_inprogress():
                     # Backpressure: no new polls past the high-water mark, nor while the queue is
@@ -477,7 +484,10 @@ class Daemon:
                 if self._wait_reachable is not None:
                     await self._wait_reachable()
                 via: DiscoveredVia = _VIA.get(item.source.kind, "feed")
-                item.outcome.set_result(await fetch_page(self._fetcher, item.source, item.entry, via))
+                item.outcome.set_result(await fetch_page(
+                    self._fetcher, item.source, item.entry, via,
+                    tdmrep=self._tdmrep, default_reuse=self._settings.rights.reuse_reserved,
+                ))
             except IngestError as exc:
                 log.warning("article_fetch_failed", error_type=type(exc).__name__, error=str(exc), url=item.entry.link)
                 item.outcome.set_result(exc)
@@ -510,6 +520,8 @@ class _WorkerPools:
             RobotsCache(d._client, settings.http.user_agent, polling.robots_cache_s) if polling.respect_robots else None
         )
         d._fetcher = PoliteClient(d._client, d._gate, robots)
+        rights = settings.rights
+        d._tdmrep = TdmRepCache(d._client, rights.tdmrep_cache_s) if rights.tdmrep else None
         d._polls = asyncio.Queue()
         d._pages = asyncio.Queue()
         await self._group.__aenter__()

@@ -15,6 +15,11 @@ JOB_VERSION: Final = 1
 
 DiscoveredVia = Literal["feed", "sitemap", "page"]
 
+# What is stored of an article whose publisher reserved reuse (TDM reservation, noarchive, noindex):
+# everything (flagged), title + metadata + a snippet, or nothing at all (workers/rights.py decides).
+ReusePolicy = Literal["full", "metadata", "skip"]
+DEFAULT_REUSE_POLICY: Final[ReusePolicy] = "metadata"
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -26,6 +31,15 @@ class ResponseHeaders(_Frozen):
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    # The publisher's reuse signals, as sent (read by workers/rights.py); all optional, so older jobs validate.
+    x_robots_tag: tuple[str, ...] = ()  # one entry per X-Robots-Tag header line
+    tdm_reservation: str | None = None
+    tdm_policy: str | None = None
+    link_license: tuple[str, ...] = ()  # the Link header lines that name a rel="license"
+    # The host's /.well-known/tdmrep.json rule for this URL (ingest/tdmrep.py), kept apart from the
+    # header: the page's own meta tags rank between the two, and only the worker reads those.
+    tdm_reservation_site: int | None = None
+    tdm_policy_site: str | None = None
 
 
 class SourceSnapshot(_Frozen):
@@ -40,6 +54,8 @@ class SourceSnapshot(_Frozen):
     body_selector: str | None = None
     # Lines this site prints that are not the story ("Get the Harbour Times app"): dropped when cleaning.
     noise_lines: tuple[str, ...] = ()
+    # What to store when the publisher reserves reuse; None: the default (DEFAULT_REUSE_POLICY).
+    reuse_reserved: ReusePolicy | None = None
 
 
 class FeedEntry(_Frozen):

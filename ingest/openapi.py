@@ -112,7 +112,7 @@ SPEC: dict[str, Any] = {
                         "type": "object",
                         "properties": {
                             "score": {"type": "number"},
-                            "snippet": {"type": "string"},
+                            "snippet": {"type": "string", "description": "empty when the publisher said nosnippet"},
                             "snippet_html": {"type": "string", "description": "escaped; matches in <mark>"},
                             "copies": {"type": "integer", "description": "matching documents of this story"},
                         },

@@ -31,12 +31,26 @@ def html_snippet(snippet: str | None) -> str:
     return escape(snippet or "").replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_END, "</mark>")
 
 
+def shown(article: Article) -> Article:
+    """The article as every output shows it: a publisher's nosnippet withholds the summary."""
+    return article.model_copy(update={"summary": None}) if article.nosnippet else article
+
+
+def shown_snippet(hit: SearchHit) -> str | None:
+    """The hit's highlighted snippet, or None when the publisher said nosnippet. A metadata-only document
+    has no text to highlight: its kept snippet (the summary) stands in."""
+    if hit.article.nosnippet:
+        return None
+    if not hit.snippet and hit.article.stored == "metadata":
+        return hit.article.summary
+    return hit.snippet
+
+
 def hit_document(hit: SearchHit) -> dict[str, Any]:
     """One hit as JSON: the stored document plus score, snippet and the story's matching copies."""
-    document: dict[str, Any] = hit.article.to_source()
-    document.update(
-        score=hit.score, snippet=plain_snippet(hit.snippet), snippet_html=html_snippet(hit.snippet), copies=hit.copies
-    )
+    document: dict[str, Any] = shown(hit.article).to_source()
+    snippet = shown_snippet(hit)
+    document.update(score=hit.score, snippet=plain_snippet(snippet), snippet_html=html_snippet(snippet), copies=hit.copies)
     return document
 
 
@@ -59,7 +73,7 @@ def write_hits_table(hits: list[SearchHit], out: TextIO, *, colour: bool, width:
         copies = f"  (+{hit.copies - 1} {'copy' if hit.copies == 2 else 'copies'})" if hit.copies > 1 else ""
         source = _cut(article.source, source_width)
         out.write(f"{rank:>3} {published:<11} {source:<{source_width}}  {bold}{title}{reset}{dim}{copies}{reset}\n")
-        snippet = _cut_marked(hit.snippet or "", width - 4)
+        snippet = _cut_marked(shown_snippet(hit) or "", width - 4)
         if colour:
             snippet = snippet.replace(HIGHLIGHT_START, _BOLD_YELLOW).replace(HIGHLIGHT_END, _RESET)
         else:
@@ -108,7 +122,8 @@ EXPORT_COLUMNS = tuple(Article.model_fields)
 def write_export(
     articles: Iterable[Article], out: TextIO, fmt: str, *, on_written: Callable[[], None] = lambda: None
 ) -> int:
-    """Stream articles as JSON lines or CSV (lists joined by '; '); one at a time, constant memory.
+    """Stream articles as JSON lines or CSV (lists joined by '; '); one at a time, constant memory. As stored:
+    a metadata-only article has no text (its `stored` says "metadata"), a nosnippet one no summary.
 
     `on_written` is called after each article (progress); it never writes to `out`.
     """
@@ -122,7 +137,7 @@ def write_export(
             on_written()
         return count
     for article in articles:
-        out.write(article.model_dump_json() + "\n")
+        out.write(shown(article).model_dump_json() + "\n")
         count += 1
         on_written()
     return count
@@ -130,7 +145,7 @@ def write_export(
 
 def _csv_rows(articles: Iterable[Article]) -> Iterator[dict[str, Any]]:
     for article in articles:
-        row = article.model_dump(mode="json")
+        row = shown(article).model_dump(mode="json")
         yield {
             key: CSV_LIST_SEPARATOR.join(value) if isinstance(value, list) else ("" if value is None else value)
             for key, value in row.items()

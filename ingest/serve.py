@@ -26,7 +26,7 @@ from ingest.console.signin import LOGIN_PATH, add_signin_routes
 from ingest.http_guard import GUARD, SERVER_ARGS, UnsafeBind, check_bind, error_response, guarded_app
 from ingest.logs import get_logger
 from ingest.openapi import SPEC
-from ingest.search_output import hit_document, stats_document
+from ingest.search_output import hit_document, shown, stats_document
 from ingest.settings import Settings
 from workers.errors import IndexMissing, IndexOutdated, IndexUnavailable, InvalidQuery
 from workers.index.query import build_query
@@ -123,7 +123,7 @@ def make_app(settings: Settings) -> web.Application:
         found = await index.call(lambda backend: backend.get(doc_id))
         if found is None:
             return web.json_response({"error": f"no article with id {doc_id!r}"}, status=404)
-        return web.json_response(found.to_source())
+        return web.json_response(shown(found).to_source())
 
     async def stats(request: web.Request) -> web.Response:
         params = _params(request, _STATS_PARAMS)

@@ -17,6 +17,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ingest.jobs import DEFAULT_REUSE_POLICY, ReusePolicy
+from ingest.keep import parse_keep_s
+
 SETTINGS_FILE_VARIABLE = "NEWSINGEST_SETTINGS_FILE"
 DEFAULT_USER_AGENT = "newsingest/0.1 (+https://github.com/newsingest/newsingest; news ingestion bot)"
 
@@ -300,6 +303,39 @@ class ArchiveSettings(BaseModel):
     compression_level: int = Field(10, ge=1, le=22, description="zstd level: higher is smaller and slower")
 
 
+class RetentionSettings(BaseModel):
+    """How long articles are kept (a source's `keep:` in sources.yaml wins), enforced by the daemon's
+    retention job and `newsingest retention` (workers/retention.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keep: int = Field(
+        0, ge=0, description='articles first seen longer ago than this are deleted: "365d", "12w", "48h"; '
+        '"0" keeps them for ever (seconds once parsed)'
+    )
+    interval_s: float = Field(3600.0, gt=0, description="how often the daemon runs the retention job")
+    page_size: int = Field(500, ge=1, le=5000, description="documents removed per step (one short write each)")
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _period(cls, value: object) -> int:
+        return parse_keep_s(value)
+
+
+class RightsSettings(BaseModel):
+    """What publishers say about reuse (workers/rights.py), and what is stored when they reserve it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reuse_reserved: ReusePolicy = Field(
+        DEFAULT_REUSE_POLICY,
+        description="a source's `reuse_reserved` when it sets none: full (store everything, flagged), metadata "
+        "(title, metadata and a snippet, no text) or skip (store nothing)",
+    )
+    tdmrep: bool = Field(True, description="read each host's /.well-known/tdmrep.json (TDM reservations per path)")
+    tdmrep_cache_s: int = Field(24 * 3600, ge=60, description="how long a host's tdmrep.json is trusted")
+
+
 class Settings(BaseSettings):
     """newsingest settings. Distributed mode needs both service URLs; standalone needs neither."""
 
@@ -341,6 +377,8 @@ class Settings(BaseSettings):
     backup: BackupSettings = BackupSettings()
     archive: ArchiveSettings = ArchiveSettings()
     corrections: CorrectionsSettings = CorrectionsSettings()
+    retention: RetentionSettings = RetentionSettings()
+    rights: RightsSettings = RightsSettings()
 
     @model_validator(mode="after")
     def _both_service_urls_or_neither(self) -> Settings:

@@ -22,7 +22,8 @@ from ruamel.yaml.reader import ReaderError
 
 from ingest.client import check_allow_entry
 from ingest.errors import SourcesFileError
-from ingest.jobs import SourceSnapshot
+from ingest.jobs import ReusePolicy, SourceSnapshot
+from ingest.keep import parse_keep_s
 from ingest.listing import check_pattern, check_selector
 
 SourceKind = Literal["rss", "atom", "jsonfeed", "sitemap", "site", "page"]
@@ -124,6 +125,13 @@ class Source(BaseModel):
     # Whole lines this site prints that are not the story, dropped when cleaning (case and outer
     # punctuation ignored); a line that reads as a sentence is kept whatever this says.
     noise_lines: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = Field((), max_length=200)
+    # How long this source's articles are kept ("365d", "12w", "48h"; "0" for ever), in seconds once
+    # parsed; unset: the global `retention.keep` (workers/retention.py).
+    keep: int | None = None
+    # What is stored of an article whose publisher reserves reuse (tdm-reservation, noarchive, noindex):
+    # full (everything, flagged), metadata (title, metadata and a snippet) or skip (nothing); unset: the
+    # global `rights.reuse_reserved` (ingest/settings.py), itself `metadata` unless changed.
+    reuse_reserved: ReusePolicy | None = None
 
     @field_validator("scrape")
     @classmethod
@@ -137,6 +145,11 @@ class Source(BaseModel):
     @classmethod
     def _duration(cls, value: object) -> int | None:
         return None if value is None else parse_duration_s(value)
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _keep_period(cls, value: object) -> int | None:
+        return None if value is None else parse_keep_s(value)
 
     @field_validator("allow_hosts")
     @classmethod
@@ -190,6 +203,7 @@ class Source(BaseModel):
             language=self.language,
             body_selector=self.scrape.body_selector if self.scrape else None,
             noise_lines=self.noise_lines,
+            reuse_reserved=self.reuse_reserved,
         )
 
 

@@ -20,7 +20,7 @@ from ingest.logs import get_logger
 from workers import metrics
 from workers.documents import Article, DeadLetter, DeadLetterStage
 from workers.drift import DriftChange
-from workers.errors import InvalidJob, PermanentError, TransientError
+from workers.errors import InvalidJob, PermanentError, ReuseWithheld, TransientError
 from workers.health import PageHealth, article_health, failure_health
 from workers.pipeline import Draft, finish, prepare
 from workers.ports import DeadLetterStore, ExtractionHealthStore, IndexBackend, PageArchive, StoryState
@@ -35,6 +35,7 @@ class BatchReport:
     indexed: int
     duplicates: int
     dead_letters: int
+    tombstoned: int = 0  # articles dropped because they were deleted for good (`newsingest delete`)
 
 
 def validate_jobs(messages: Sequence[Any]) -> tuple[list[ArticleJob], list[DeadLetter]]:
@@ -86,7 +87,7 @@ def process_messages(
     prepare_job = prepare_one or (lambda job: prepare_safely(job, people_and_orgs))
     prepared = [(job, prepare_job(job)) for job in jobs]
     report = store_prepared(prepared, dedupe, index, dead_letters, health=health, archive=archive)
-    return BatchReport(report.indexed, report.duplicates, report.dead_letters + len(invalid))
+    return BatchReport(report.indexed, report.duplicates, report.dead_letters + len(invalid), report.tombstoned)
 
 
 def store_prepared(
@@ -107,9 +108,19 @@ def store_prepared(
     articles: list[Article] = []
     jobs_by_doc: dict[str, ArticleJob] = {}
     pages: list[PageHealth] = []
+    # Asked before finish(): a deleted article must leave no dedupe state behind when it comes back.
+    buried = index.tombstoned([o.doc_id for _, o in prepared if isinstance(o, Draft)])
     for job, outcome in prepared:
         if isinstance(outcome, TransientError):
             raise outcome
+        if isinstance(outcome, Draft) and outcome.doc_id in buried:
+            # Not a failure: the job ended as asked (the ledger marks it done), the article stays deleted.
+            log.info("article_tombstoned", url=job.url, doc_id=outcome.doc_id, source=job.source.name)
+            continue
+        if isinstance(outcome, ReuseWithheld):
+            # The source's policy for reserved pages is skip: the job ended as asked, nothing is stored.
+            log.info("article_withheld", url=job.url, source=job.source.name, reason=outcome.reason)
+            continue
         if isinstance(outcome, BaseException):
             # Anything prepare() raised that is not transient will fail again on the same page.
             letters.append(dead_letter(job, "extract", outcome, now))
@@ -132,7 +143,9 @@ def store_prepared(
     if letters:
         dead_letters.record(letters)
     if archive is not None:
-        _archive_pages(archive, [(o.doc_id, jobs_by_doc[o.doc_id]) for o in outcomes if o.result == "indexed"])
+        # A metadata-only article keeps no copy of its page either: its publisher reserved reuse.
+        full = {a.id for a in articles if a.stored == "full"}
+        _archive_pages(archive, [(o.doc_id, jobs_by_doc[o.doc_id]) for o in outcomes if o.result == "indexed" and o.doc_id in full])
     metrics.record_batch_written([(o.result, jobs_by_doc[o.doc_id]) for o in outcomes], datetime.now(UTC))
     metrics.record_dead_letters([(letter.source, letter.stage) for letter in letters])
     if health is not None and pages:
@@ -140,8 +153,11 @@ def store_prepared(
         _record_health(health, pages, now)
     indexed = sum(1 for o in outcomes if o.result == "indexed")
     duplicates = sum(1 for a in articles if a.duplicate_of)
-    log.info("batch_stored", indexed=indexed, duplicates=duplicates, dead_letters=len(letters))
-    return BatchReport(indexed, duplicates, len(letters))
+    dropped = sum(1 for _, o in prepared if isinstance(o, Draft) and o.doc_id in buried)
+    if dropped:
+        metrics.ARTICLES_TOMBSTONED.inc(dropped)
+    log.info("batch_stored", indexed=indexed, duplicates=duplicates, dead_letters=len(letters), tombstoned=dropped)
+    return BatchReport(indexed, duplicates, len(letters), dropped)
 
 
 def _archive_pages(archive: PageArchive, pages: list[tuple[str, ArticleJob]]) -> None:

@@ -16,8 +16,8 @@ import redis
 
 from ingest.settings import DedupeSettings
 from workers.errors import TransientError
-from workers.neardup import HEX_WIDTH, band_keys, to_hex
-from workers.ports import StoryMatch
+from workers.neardup import HEX_WIDTH, band_keys, from_hex, to_hex
+from workers.ports import StoryMatch, StoryRemoval
 
 
 class RedisDedupeStore:
@@ -116,6 +116,20 @@ return counts
 """
 
 
+# A removed document's exact-text claim: passed to ARGV[2] (or dropped when empty), only if ARGV[1] holds it.
+_PASS_CLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
+return 1
+"""
+# A remaining document's near-duplicate record moves story; an expired record is not brought back.
+_MOVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cluster', ARGV[1])
+return 1
+"""
+
+
 class RedisStoryState(RedisDedupeStore):
     """StoryState over Redis, shared by every worker: exact claims, near-duplicate LSH, boilerplate counts.
 
@@ -128,6 +142,8 @@ class RedisStoryState(RedisDedupeStore):
         super().__init__(redis_client, key_prefix)
         self._settings = settings or DedupeSettings()
         self._admit = redis_client.register_script(_ADMIT)
+        self._pass_claim = redis_client.register_script(_PASS_CLAIM)
+        self._move = redis_client.register_script(_MOVE)
         self._observe = redis_client.register_script(_OBSERVE)
 
     def admit(self, doc_id: str, signature: Sequence[int], exact_holder: str | None, now: datetime) -> StoryMatch:
@@ -147,6 +163,33 @@ class RedisStoryState(RedisDedupeStore):
         if not matched:
             return StoryMatch(cluster_id=cluster)
         return StoryMatch(cluster_id=cluster, duplicate_of=matched, similarity=float(_text(score, keys[1])))
+
+    def forget(self, removal: StoryRemoval) -> int:
+        """StoryForgetting: removed documents' records and claims go; remaining ones move story."""
+        doc_prefix = f"{self._prefix}nd:doc:"
+        threshold = self._settings.near_duplicate_threshold
+        forgotten = 0
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for doc_id in removal.forgotten:
+                    pipe.hget(doc_prefix + doc_id, "sig")
+                signatures = pipe.execute()
+            with self._redis.pipeline(transaction=False) as pipe:
+                for doc_id, sig in zip(removal.forgotten, signatures, strict=True):
+                    if sig is not None:
+                        for band in band_keys(from_hex(_text(sig, doc_prefix + doc_id)), threshold):
+                            pipe.zrem(f"{self._prefix}nd:band:{band}", doc_id)
+                        pipe.delete(doc_prefix + doc_id)
+                        forgotten += 1
+                for digest, holder, successor in removal.claims:
+                    self._pass_claim(keys=[self.key(digest)], args=[holder, successor or ""], client=pipe)
+                for doc_id, cluster in removal.clusters:
+                    self._move(keys=[doc_prefix + doc_id], args=[cluster], client=pipe)
+                answers = pipe.execute()
+        except redis.RedisError as exc:
+            raise TransientError(f"redis forget failed: {exc}") from exc
+        end = len(answers) - len(removal.clusters)  # the claims' answers come just before the moves'
+        return forgotten + sum(int(answer) for answer in answers[end - len(removal.claims) : end])
 
     def observe(self, domain: str, doc_id: str, line_keys: Collection[str], now: datetime) -> frozenset[str]:
         if not line_keys or not domain:

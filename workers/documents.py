@@ -19,6 +19,7 @@ from ingest.redact import redact
 _KEYWORD: dict[str, Any] = {"es": {"type": "keyword"}}
 _DATE: dict[str, Any] = {"es": {"type": "date"}}
 _INTEGER: dict[str, Any] = {"es": {"type": "integer"}}
+_BOOLEAN: dict[str, Any] = {"es": {"type": "boolean"}}
 _URL: dict[str, Any] = {"es": {"type": "keyword", "ignore_above": 2048}}
 _STORED: dict[str, Any] = {"es": None}  # kept in _source, not searchable
 
@@ -72,6 +73,26 @@ class Article(BaseModel):
     canonical_claim: str | None = Field(
         None, json_schema_extra=_STORED, description="a canonical URL the page claimed but we did not trust"
     )
+    # What the publisher said about reuse (workers/rights.py) and what was kept because of it.
+    robots: tuple[str, ...] = Field(
+        (), json_schema_extra=_KEYWORD, description="robots directives addressed to us: noarchive, noindex, nosnippet..."
+    )
+    tdm_reserved: bool = Field(False, json_schema_extra=_BOOLEAN, description="text and data mining rights reserved")
+    tdm_policy: str | None = Field(None, json_schema_extra=_URL)
+    tdm_signal: Literal["header", "meta", "tdmrep"] | None = Field(
+        None, json_schema_extra=_KEYWORD, description="which TDMRep signal set tdm_reserved"
+    )
+    license_url: str | None = Field(None, json_schema_extra=_URL)
+    license: str | None = Field(None, json_schema_extra=_KEYWORD, description='Creative Commons name: "CC-BY-4.0"')
+    paywalled: bool = Field(False, json_schema_extra=_BOOLEAN, description="the page says part of it is for subscribers")
+    stored: Literal["full", "metadata"] = Field(
+        "full", json_schema_extra=_KEYWORD, description="metadata: reuse reserved, the text was not kept"
+    )
+
+    @property
+    def nosnippet(self) -> bool:
+        """The publisher asked for no snippet: outputs show neither summary nor highlight."""
+        return "nosnippet" in self.robots
 
     def to_source(self) -> dict[str, Any]:
         """The JSON body stored in the index."""

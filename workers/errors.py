@@ -46,6 +46,11 @@ class UnsupportedContent(PermanentError):
     pass
 
 
+class ReuseWithheld(PermanentError):
+    """The publisher reserves reuse and the source's policy is `skip`: nothing is stored, and that is not a
+    failure (workers/batch.py drops it without a dead letter)."""
+
+
 class InvalidJob(PermanentError):
     pass
 

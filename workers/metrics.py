@@ -27,6 +27,9 @@ DUPLICATES = Counter("newsingest_duplicates", "Articles found to copy an earlier
 INDEX_WRITES = Counter("newsingest_index_writes", "Documents written to the index, by result", ["result"])
 INDEX_RETRIES = Counter("newsingest_index_retries", "Batches retried, by reason (index_unavailable, transient)", ["reason"])
 DEAD_LETTERS = Counter("newsingest_dead_letters", "Jobs that ended as dead letters, by stage", ["source", "stage"])
+ARTICLES_TOMBSTONED = Counter(
+    "newsingest_articles_tombstoned", "Fetched articles dropped because they were deleted for good (newsingest delete)"
+)
 BATCHES_STORED = Counter("newsingest_batches_stored", "Batches processed to the end (indexed or dead-lettered)")
 ARCHIVE_FAILURES = Counter(
     "newsingest_raw_archive_failures", "Indexed articles whose fetched page could not be archived"

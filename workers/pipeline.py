@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ingest.jobs import ArticleJob
+from ingest.jobs import DEFAULT_REUSE_POLICY, ArticleJob, ReusePolicy
 from workers.boilerplate import candidate_keys, drop_lines, lasting_text
 from workers.clean import drop_noise_counted, noise_keys
 from workers.dedupe import canonical_url, clean_url, content_hash, find_duplicate
 from workers.documents import Article, document_id
 from workers.enrich import enrich, lead_summary, reading_time_s
-from workers.errors import NotAnArticle
+from workers.errors import NotAnArticle, ReuseWithheld
 from workers.extract import MIN_TEXT_CHARS, check_content_type, extract, fragment_text
 from workers.neardup import signature
 from workers.people import find_people_and_orgs
 from workers.ports import StoryState
+from workers.rights import Rights, read_rights
+
+SNIPPET_MAX_CHARS = 300  # what a metadata-only document keeps of its summary
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
     """
     url, entry = job.final_url, job.entry
     check_content_type(job.headers.content_type, url)
+    rights = read_rights(job.headers, job.html, url)
+    stored = _stored(rights, job.source.reuse_reserved or DEFAULT_REUSE_POLICY, url)
     html = job.html
     if not 200 <= job.status < 300:
         # An error page is never the article; the feed entry may still carry it.
@@ -95,7 +100,12 @@ def prepare(job: ArticleJob, people_and_orgs: bool = False) -> Draft:
         "site_name": extracted.site_name,
         "discovered_via": job.discovered_via,
         "extraction_path": extracted.extraction_path,
+        **_rights_fields(rights, stored),
     }
+    if stored == "metadata":
+        # Kept: title, metadata and a snippet. The hash and signature below still come from the text, so a
+        # copy of this story elsewhere is still recognised; the text itself is not stored.
+        fields.update(text="", summary=_snippet(fields["summary"]))
     return Draft(
         doc_id=document_id(canonical),
         content_hash=content_hash(text),
@@ -140,6 +150,35 @@ def finish(draft: Draft, state: StoryState, now: datetime) -> Article:
 def process(job: ArticleJob, state: StoryState, now: datetime) -> Article:
     """prepare() then finish(), in this process."""
     return finish(prepare(job), state, now)
+
+
+def _stored(rights: Rights, policy: ReusePolicy, url: str) -> Literal["full", "metadata"]:
+    """What the source's policy keeps of this page; ReuseWithheld when it keeps nothing."""
+    if not rights.reservations or policy == "full":
+        return "full"
+    if policy == "skip":
+        raise ReuseWithheld(f"reuse reserved by the publisher ({', '.join(rights.reservations)}), policy skip", url)
+    return "metadata"
+
+
+def _rights_fields(rights: Rights, stored: str) -> dict[str, Any]:
+    return {
+        "robots": rights.robots,
+        "tdm_reserved": rights.tdm_reserved,
+        "tdm_policy": rights.tdm_policy,
+        "tdm_signal": rights.tdm_signal,
+        "license_url": rights.license_url,
+        "license": rights.license,
+        "paywalled": rights.paywalled,
+        "stored": stored,
+    }
+
+
+def _snippet(summary: str | None) -> str | None:
+    """A metadata-only document's summary, cut to a snippet at a word boundary."""
+    if not summary or len(summary) <= SNIPPET_MAX_CHARS:
+        return summary
+    return summary[:SNIPPET_MAX_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def _domain(url: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
+from urllib.parse import urlsplit
 
 from ingest.jobs import ArticleJob
 from workers.documents import Article, DeadLetter
@@ -80,6 +81,82 @@ class IndexOutcome:
     reason: str | None = None  # why a rejected document can never be indexed
 
 
+@dataclass(frozen=True)
+class DocumentRef:
+    """What removing a document needs to know of it (workers.removal): who it is and which story it is in."""
+
+    id: str
+    url: str
+    canonical_url: str
+    source: str
+    title: str | None
+    cluster_id: str
+    duplicate_of: str | None
+    first_seen_at: datetime
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class DocumentSelection:
+    """Which documents `delete` and retention remove: every given condition holds (AND); `urls` and
+    `doc_ids` match any of theirs (a document's `url`, `canonical_url` or id). `first_seen_before` is
+    an aware datetime; `except_sources` leaves those sources out (the global keep skips sources with
+    a keep of their own). An empty selection matches nothing, never everything."""
+
+    urls: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    source: str | None = None
+    domain: str | None = None
+    first_seen_before: datetime | None = None
+    except_sources: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.urls or self.doc_ids or self.source or self.domain or self.first_seen_before)
+
+    def matches(self, ref: DocumentRef) -> bool:
+        """The same test as the adapters' queries, on a document in hand (domain from its canonical URL)."""
+        if self.empty:
+            return False
+        if (self.urls or self.doc_ids) and not (
+            ref.id in self.doc_ids or ref.url in self.urls or ref.canonical_url in self.urls
+        ):
+            return False
+        if self.source is not None and ref.source != self.source:
+            return False
+        if self.domain is not None and _host(ref.canonical_url) != self.domain:
+            return False
+        if self.first_seen_before is not None and not ref.first_seen_at < self.first_seen_before:
+            return False
+        return ref.source not in self.except_sources
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:
+        return ""
+
+
+@dataclass(frozen=True)
+class ClusterChange:
+    """A document's new place in its story after its lead was removed (a promotion: no new version)."""
+
+    doc_id: str
+    cluster_id: str
+    duplicate_of: str | None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A removed document that must never come back: a later fetch of the same id is dropped."""
+
+    doc_id: str
+    url: str
+    deleted_at: datetime
+    reason: str = "delete"
+
+
 class IndexBackend(Protocol):
     def ensure_ready(self) -> None:
         """Create what the index needs (template, versioned index, alias), idempotently."""
@@ -103,7 +180,35 @@ class IndexBackend(Protocol):
 
     def count(self) -> int: ...
 
+    def set_clusters(self, changes: Sequence[ClusterChange]) -> int:
+        """Move documents to another story (cluster_id, duplicate_of) in place: `version`, `updated_at`
+        and the text stay as they are. Returns how many documents were found and changed."""
+
+    def tombstoned(self, doc_ids: Sequence[str]) -> frozenset[str]:
+        """Those of `doc_ids` that were deleted for good (`newsingest delete`); raises IndexUnavailable."""
+
     def close(self) -> None: ...
+
+
+class RemovableIndex(IndexBackend, Protocol):
+    """What `newsingest delete` and retention need of an index beyond ingestion (workers.removal)."""
+
+    def select_pages(self, selection: DocumentSelection, page_size: int) -> Iterator[list[DocumentRef]]:
+        """The matching documents a page at a time; pages may be deleted between two reads."""
+
+    def references(self, doc_ids: Sequence[str]) -> list[DocumentRef]:
+        """The documents as they are now (real time), those that still exist."""
+
+    def story_members(self, cluster_ids: Collection[str]) -> list[DocumentRef]:
+        """Every document of these stories, as they are now."""
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        """Remove the documents; returns how many existed."""
+
+    def add_tombstones(self, tombstones: Sequence[Tombstone]) -> None: ...
+
+    def refresh(self) -> None:
+        """Make the writes so far visible to story_members (Elasticsearch searches are near real time)."""
 
 
 class DeadLetterStore(Protocol):
@@ -156,6 +261,27 @@ class BoilerplateCounts(Protocol):
 
 class StoryState(DedupeStore, NearDuplicateIndex, BoilerplateCounts, Protocol):
     """Everything the stateful step of the pipeline (workers.pipeline.finish) keeps between articles."""
+
+
+@dataclass(frozen=True)
+class StoryRemoval:
+    """How the dedupe state forgets removed documents (workers.removal plans it).
+
+    `forgotten`: their near-duplicate records go (a later different article never joins them);
+    `claims`: (content_hash, removed holder, new holder or None): an exact-text claim the removed
+    document held passes to a remaining copy with the same text, or is dropped (compare-and-set: a
+    claim someone else holds now is left alone); `clusters`: (doc_id, cluster_id) of remaining
+    documents moved to a promoted lead, so a future copy of theirs joins it.
+    """
+
+    forgotten: tuple[str, ...] = ()
+    claims: tuple[tuple[str, str, str | None], ...] = ()
+    clusters: tuple[tuple[str, str], ...] = ()
+
+
+class StoryForgetting(Protocol):
+    def forget(self, removal: StoryRemoval) -> int:
+        """Apply the removal; returns how many records (claims and near-duplicate entries) went."""
 
 
 class ExtractionHealthStore(Protocol):

@@ -16,7 +16,7 @@ from ingest.settings import DedupeSettings
 from workers.errors import TransientError
 from workers.index.sqlite import SqliteDedupeStore
 from workers.neardup import band_keys, from_hex, similarity, to_hex
-from workers.ports import StoryMatch
+from workers.ports import StoryMatch, StoryRemoval
 
 SCHEMA_COMPONENT = "workers.state"
 SCHEMA_VERSION = 1
@@ -150,6 +150,36 @@ class SqliteStoryState:
                 (domain, *keys, horizon, self._settings.boilerplate_min_documents),
             ).fetchall()
         return frozenset(str(key) for (key,) in rows)
+
+    def forget(self, removal: StoryRemoval) -> int:
+        """StoryForgetting: removed documents' records and claims go; remaining ones move story."""
+        threshold = self._settings.near_duplicate_threshold
+        forgotten = 0
+        with _transient_on_sqlite_errors("forget documents"), self._transaction():
+            for start in range(0, len(removal.forgotten), 500):
+                chunk = removal.forgotten[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT doc_id, signature FROM neardup_docs WHERE doc_id IN ({marks})", chunk
+                ).fetchall()
+                self._conn.executemany(
+                    "DELETE FROM neardup_bands WHERE band = ? AND doc_id = ?",
+                    [(band, doc_id) for doc_id, sig in rows for band in band_keys(from_hex(sig), threshold)],
+                )
+                self._conn.execute(f"DELETE FROM neardup_docs WHERE doc_id IN ({marks})", chunk)
+                forgotten += len(rows)
+            for digest, holder, successor in removal.claims:
+                if successor is None:
+                    statement = "DELETE FROM dedupe WHERE content_hash = ? AND doc_id = ?"
+                    forgotten += self._conn.execute(statement, (digest, holder)).rowcount
+                else:
+                    statement = "UPDATE dedupe SET doc_id = ? WHERE content_hash = ? AND doc_id = ?"
+                    forgotten += self._conn.execute(statement, (successor, digest, holder)).rowcount
+            self._conn.executemany(
+                "UPDATE neardup_docs SET cluster_id = ? WHERE doc_id = ?",
+                [(cluster, doc_id) for doc_id, cluster in removal.clusters],
+            )
+        return forgotten
 
     def _prune(self, moment: float) -> None:
         if moment - self._pruned_at < PRUNE_EVERY_S:

@@ -29,6 +29,7 @@ from ingest.console.views import (
     HitView,
     SearchForm,
     paragraphs,
+    reuse_flags,
     safe_link,
     source_rows,
 )
@@ -168,7 +169,8 @@ class Console:
         return self.render(
             request, "article.html", page="article", article=found, original=safe_link(found.url),
             paragraphs=paragraphs(found.text), copies=copies[:COPIES_ON_ARTICLE],
-            copies_cut=len(copies) > COPIES_ON_ARTICLE,
+            copies_cut=len(copies) > COPIES_ON_ARTICLE, reuse_flags=reuse_flags(found),
+            reservations=reuse_flags(found, reserving_only=True),
         )
 
     # -- sources -----------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from markupsafe import Markup
 
 from ingest.console.charts import Chart, daily_chart
 from ingest.humanize import ago, drift_text, duration, until
-from ingest.search_output import html_snippet
+from ingest.search_output import html_snippet, shown_snippet
 from ingest.sources import Source
 from ingest.state import FeedRecord
+from workers.documents import Article
 from workers.errors import InvalidQuery
 from workers.index.query import build_query
 from workers.ports import SearchHit, SearchQuery
@@ -94,7 +95,7 @@ class HitView:
 
     @property
     def snippet(self) -> Markup:
-        return Markup(html_snippet(self.hit.snippet))  # escaped text, matched words in <mark>
+        return Markup(html_snippet(shown_snippet(self.hit)))  # escaped text, matched words in <mark>
 
 
 def safe_link(url: str | None) -> str | None:
@@ -106,6 +107,14 @@ def safe_link(url: str | None) -> str | None:
     except ValueError:
         return None
     return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def reuse_flags(article: Article, reserving_only: bool = False) -> list[str]:
+    """What the publisher reserved, in words for badges: "TDM reserved (header)", "noarchive", "nosnippet".
+    `reserving_only`: just those that make a metadata-only document (TDM, noarchive, noindex)."""
+    flags = [f"TDM reserved ({article.tdm_signal})"] if article.tdm_reserved else []
+    kept = ("noarchive", "noindex") if reserving_only else ("noarchive", "noindex", "nosnippet")
+    return flags + [directive for directive in kept if directive in article.robots]
 
 
 def paragraphs(text: str) -> list[str]:

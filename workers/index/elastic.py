@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +23,7 @@ from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
 from workers.errors import IndexAccessDenied, IndexMissing, IndexOutdated, IndexUnavailable, TransientError
 from workers.index.connect import CA_SETTING, is_certificate_error, is_security_refusal
+from workers.index import elastic_removal as removal
 from workers.index.elastic_query import buckets, daily_per_source_body, filtered_query, search_body, stats_body
 from workers.index.mapping import (
     MAPPING_VERSION,
@@ -33,9 +34,11 @@ from workers.index.mapping import (
     index_name,
     index_template,
     template_name,
+    tombstone_index_name,
 )
 from workers.index.revisions import STORED_FIELDS, Stored, next_revision
 from workers.ports import IndexOutcome, IndexStats, SearchHit, SearchQuery
+from workers.ports import ClusterChange, DocumentRef, DocumentSelection, Tombstone
 
 log = get_logger(__name__)
 
@@ -570,6 +573,43 @@ class ElasticIndex:
         """Documents searchable through the alias (call refresh() first to count the latest writes)."""
         with _reading(self.alias, "count"):
             return int(self._client.count(index=self.alias)["count"])
+
+    # -- removal (workers.removal; the requests are in elastic_removal.py)
+
+    def set_clusters(self, changes: Sequence[ClusterChange]) -> int:
+        with _unavailable_on_errors("set clusters", self.alias):
+            return removal.set_clusters(self._client, self.alias, changes)
+
+    def tombstoned(self, doc_ids: Sequence[str]) -> frozenset[str]:
+        index = tombstone_index_name(self.alias)
+        with _unavailable_on_errors("read tombstones", index):
+            return removal.tombstoned(self._client, index, doc_ids)
+
+    def add_tombstones(self, tombstones: Sequence[Tombstone]) -> None:
+        index = tombstone_index_name(self.alias)
+        with _unavailable_on_errors("record tombstones", index):
+            removal.add_tombstones(self._client, index, tombstones)
+
+    def select_pages(self, selection: DocumentSelection, page_size: int) -> Iterator[list[DocumentRef]]:
+        """Over a point in time: the matching documents as they were when reading began."""
+        pages = point_in_time_pages(
+            self._client, self.alias, page_size, query=removal.selection_query(selection),
+            guard=lambda action, alias: _reading(alias, action),
+        )
+        for page in pages:
+            yield [removal.ref_of(hit["_source"]) for hit in page]
+
+    def references(self, doc_ids: Sequence[str]) -> list[DocumentRef]:
+        with _unavailable_on_errors("read references", self.alias):
+            return removal.references(self._client, self.alias, doc_ids)
+
+    def story_members(self, cluster_ids: Collection[str]) -> list[DocumentRef]:
+        with _unavailable_on_errors("read stories", self.alias):
+            return removal.story_members(self._client, self.alias, cluster_ids)
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        with _unavailable_on_errors("delete", self.alias):
+            return removal.delete(self._client, self.alias, doc_ids)
 
     def close(self) -> None:
         if self._owns_client:

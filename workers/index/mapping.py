@@ -13,7 +13,7 @@ from workers.documents import Article, DeadLetter
 
 # Bump whenever a field is added to Article or a field's `es` entry changes: a new version means a
 # new concrete index (`{alias}-v{N}`) and an alias swap, never an in-place mapping change.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: the reuse fields (robots, tdm_*, license*, paywalled, stored)
 
 # Above the priority (100) of the server's built-in templates (logs-*-*, metrics-*-*), so an
 # alias such as "logs-news" still gets our template instead of colliding with theirs.
@@ -35,6 +35,11 @@ def template_name(alias: str) -> str:
 def dead_letter_index_name(alias: str) -> str:
     # Outside the template's `{alias}-v*` pattern on purpose: dead letters have their own mapping.
     return f"{alias}-deadletters"
+
+
+def tombstone_index_name(alias: str) -> str:
+    # Beside the alias like the dead letters (workers.index.elastic_removal), outside `{alias}-v*` too.
+    return f"{alias}-tombstones"
 
 
 def article_properties() -> dict[str, Any]:

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ingest.logs import get_logger
 from workers.documents import Article, DeadLetter
 from workers.errors import IndexUnavailable, InvalidQuery, ProcessingError, TransientError
 from workers.index.mapping import dead_letter_id
 from workers.index.revisions import STORED_FIELDS, Stored, next_revision
+from workers.index import sqlite_removal as removal
 from workers.ports import HIGHLIGHT_END, HIGHLIGHT_START, IndexOutcome, IndexStats, SearchHit, SearchQuery
+from workers.ports import ClusterChange, DocumentRef, DocumentSelection, Tombstone
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 SCHEMA_COMPONENT = "workers.index"
 SCHEMA_VERSION = 1
@@ -81,6 +85,13 @@ CREATE INDEX IF NOT EXISTS dead_letters_failed_at ON dead_letters (failed_at);
 CREATE TABLE IF NOT EXISTS dedupe (
     content_hash TEXT PRIMARY KEY,
     doc_id TEXT NOT NULL
+);
+-- Documents deleted for good (`newsingest delete`): a later fetch of one is dropped (workers.batch).
+CREATE TABLE IF NOT EXISTS tombstones (
+    doc_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    deleted_at TEXT NOT NULL,  -- ISO 8601 in UTC
+    reason TEXT NOT NULL
 );
 INSERT OR IGNORE INTO schema_version (component, version) VALUES ('{SCHEMA_COMPONENT}', {SCHEMA_VERSION});
 """
@@ -460,6 +471,36 @@ class SqliteIndex:
         with _unavailable_on_sqlite_errors("count"):
             (total,) = self._conn.execute("SELECT count(*) FROM articles").fetchone()
         return int(total)
+
+    # -- removal (workers.removal; the SQL is in sqlite_removal.py)
+
+    def set_clusters(self, changes: Sequence[ClusterChange]) -> int:
+        return self._removal("set clusters", removal.set_clusters, changes, write=True)
+
+    def tombstoned(self, doc_ids: Sequence[str]) -> frozenset[str]:
+        return self._removal("read tombstones", removal.tombstoned, doc_ids)
+
+    def add_tombstones(self, tombstones: Sequence[Tombstone]) -> None:
+        self._removal("record tombstones", removal.add_tombstones, tombstones, write=True)
+
+    def select_pages(self, selection: DocumentSelection, page_size: int) -> Iterator[list[DocumentRef]]:
+        pages = removal.select_pages(self._conn, selection, page_size)
+        while page := self._removal("select", lambda _conn, _arg: next(pages, None), None):
+            yield page
+
+    def references(self, doc_ids: Sequence[str]) -> list[DocumentRef]:
+        return self._removal("read references", removal.references, doc_ids)
+
+    def story_members(self, cluster_ids: Collection[str]) -> list[DocumentRef]:
+        return self._removal("read stories", removal.story_members, cluster_ids)
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        return self._removal("delete", removal.delete, doc_ids, write=True)
+
+    def _removal(self, action: str, step: Callable[[sqlite3.Connection, Any], T], arg: Any, write: bool = False) -> T:
+        """One step on the connection, a write in its own short transaction; errors -> IndexUnavailable."""
+        with _unavailable_on_sqlite_errors(action), _transaction(self._conn) if write else nullcontext():
+            return step(self._conn, arg)
 
     def refresh(self) -> None:
         """Nothing to do: a committed write is searchable at once (kept for parity with ElasticIndex)."""
