@@ -3,13 +3,16 @@ becomes a new version of the same document, an unchanged page stays as it was, a
 re-check queue after its last age.
 
 The origin is a real aiohttp server whose footbridge story is corrected after its first delivery, as a
-newsroom would: a figure changes and a correction line is added.
+newsroom would: a figure changes and a correction line is added. The correction is published only once the
+test has seen the first version indexed: the re-check clock starts at hand-off, and a slow first batch (models
+loading) must not let a re-check overtake it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ AFTER = "a little under forty-two thousand pounds"
 CORRECTION = "This article was corrected on 2 December 2026 to give the full cost of the repairs."
 FIELDS = ("url", "text", "version", "first_seen_at", "updated_at")
 HITS = web.AppKey("hits", dict[str, int])
+PUBLISHED = web.AppKey("published", threading.Event)
 
 
 def _corrected(page: str) -> str:
@@ -37,10 +41,12 @@ def _corrected(page: str) -> str:
 
 
 def _app() -> web.Application:
-    """The fixture site; the edited story is served as first written once, corrected from then on."""
+    """The fixture site; the edited story is served as first written until the correction is published."""
     app = web.Application()
     hits: dict[str, int] = {}
+    published = threading.Event()
     app[HITS] = hits
+    app[PUBLISHED] = published
 
     async def serve(request: web.Request) -> web.Response:
         path = request.path.lstrip("/")
@@ -49,7 +55,7 @@ def _app() -> web.Application:
             raise web.HTTPNotFound()
         hits[path] = hits.get(path, 0) + 1
         body = file.read_text(encoding="utf-8")
-        if path == EDITED and hits[path] > 1:
+        if path == EDITED and published.is_set():
             body = _corrected(body)
         kind = "application/rss+xml" if path.endswith(".xml") else "text/html"
         return web.Response(text=body, content_type=kind)
@@ -77,8 +83,9 @@ def installation(origin: Origin, tmp_path: Path) -> Iterator[Installation]:
     )
     env = base_env(tmp_path) | {
         "NEWSINGEST_SOURCES": str(sources),
-        # Two re-checks, seconds apart instead of an hour and a day.
-        "NEWSINGEST_CORRECTIONS__RECHECK_AFTER_S": "[3, 6]",
+        # Two re-checks, seconds apart instead of an hour and a day; far enough apart that the test
+        # publishes the correction before the second one whatever the first batch costs.
+        "NEWSINGEST_CORRECTIONS__RECHECK_AFTER_S": "[4, 16]",
         "NEWSINGEST_CORRECTIONS__CHECK_S": "0.5",
     }
     setup = Installation(env, tmp_path, sources)
@@ -103,7 +110,8 @@ def test_an_edited_article_becomes_a_new_version_of_the_same_document(
     assert daemon.poll() is None, setup.log("daemon.log")[-3000:]
     first = setup.documents(FIELDS)
     edited_id = next(doc_id for doc_id, doc in first.items() if doc["url"].endswith(EDITED))
-    assert BEFORE in first[edited_id]["text"]
+    assert BEFORE in first[edited_id]["text"] and first[edited_id]["version"] == 1
+    origin.app[PUBLISHED].set()
 
     def corrected() -> bool:
         return AFTER in setup.documents(FIELDS)[edited_id]["text"] or daemon.poll() is not None
