@@ -266,6 +266,16 @@ def _blocked_cause(exc: BaseException) -> BlockedAddressOSError | None:
     return None
 
 
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The headers of a conditional GET from what the last response said (none: an ordinary GET)."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
 def retry_after_s(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:

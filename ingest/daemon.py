@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from ingest.client import HttpClient
-from ingest.corrections import RecheckQueue
+from ingest.corrections import Recheck, RecheckQueue
 from ingest.errors import BadStatus, IngestError
 from ingest.fetch import fetch_page
 from ingest.handoff import DrainReport, Handoff
@@ -76,6 +76,7 @@ class _PageItem:
     entry: FeedEntry
     host: str | None  # None: not paced (a local file)
     outcome: asyncio.Future[ArticleJob | IngestError]
+    validators: dict[str, str] | None = None  # a re-check's conditional GET headers
 
 
 class Daemon:
@@ -366,9 +367,11 @@ class Daemon:
         retry_pending = len(failed) > len(given_up)
         return result.record if not retry_pending else replace(result.record, body_hash=None)
 
-    def _queue_page(self, source: Source, entry: FeedEntry, loop: asyncio.AbstractEventLoop) -> _PageItem:
+    def _queue_page(
+        self, source: Source, entry: FeedEntry, loop: asyncio.AbstractEventLoop, validators: dict[str, str] | None = None
+    ) -> _PageItem:
         """One page for the page workers, once its host's politeness allows; its outcome comes later."""
-        item = _PageItem(source, entry, _paced_host(entry.link), loop.create_future())
+        item = _PageItem(source, entry, _paced_host(entry.link), loop.create_future(), validators)
         if item.host is None:
             self._pages.put_nowait(item)
         else:
@@ -404,31 +407,41 @@ class Daemon:
                 pass
 
     async def _recheck_due(self) -> None:
-        """Fetch the articles whose re-check is due, politely (same host gate and robots as polls), and
-        hand the pages off as ordinary jobs: an edited text becomes a new version in the index."""
+        """Fetch the articles whose re-check is due, politely (same host gate and robots as polls), with
+        the validators of the last fetch; a page that changed goes to the workers as an ordinary job (an
+        edited text becomes a new version in the index), an unchanged one (304, same text) ends here."""
         assert self._rechecks is not None
         await self._handoff.wait_ready()  # backpressure applies to re-checks as to polls
         due = await asyncio.to_thread(self._rechecks.due, self._clock(), self._settings.corrections.max_per_round)
         if not due:
             return
         loop = asyncio.get_running_loop()
-        items = []
+        items: list[tuple[Recheck, _PageItem]] = []
         for recheck in due:
             source = self._sources.get(recheck.source)
             if source is None:
                 continue  # removed or disabled since: its articles are no longer followed
-            items.append(self._queue_page(source, recheck.entry, loop))
-        outcomes = await asyncio.gather(*(item.outcome for item in items))
+            items.append((recheck, self._queue_page(source, recheck.entry, loop, recheck.validators())))
+        outcomes = await asyncio.gather(*(item.outcome for _, item in items))
         by_source: dict[str, list[ArticleJob]] = {}
-        for page in outcomes:
-            if isinstance(page, ArticleJob):
+        unchanged = 0
+        for (recheck, _), page in zip(items, outcomes, strict=True):
+            if not isinstance(page, ArticleJob):
+                continue
+            if recheck.unchanged(page):
+                unchanged += 1
+            else:
                 by_source.setdefault(page.source.name, []).append(page)
         for name, jobs in by_source.items():
             await self._handoff.submit(jobs)
             metrics.record_handoff(name, len(jobs))
-        fetched = sum(len(jobs) for jobs in by_source.values())
-        log.info("articles_rechecked", due=len(due), fetched=fetched, failed=len(items) - fetched)
-        await asyncio.to_thread(self._rechecks.advance, due)
+        changed = [job for jobs in by_source.values() for job in jobs]
+        fetched = len(changed) + unchanged
+        log.info(
+            "articles_rechecked", due=len(due), fetched=fetched, unchanged=unchanged, changed=len(changed),
+            failed=len(items) - fetched,
+        )
+        await asyncio.to_thread(self._rechecks.advance, due, changed)
 
     async def _save_outcome(
         self, source: Source, report: SourceReport, result: PollResult | None, record: FeedRecord | None
@@ -486,7 +499,7 @@ class Daemon:
                 via: DiscoveredVia = _VIA.get(item.source.kind, "feed")
                 item.outcome.set_result(await fetch_page(
                     self._fetcher, item.source, item.entry, via,
-                    tdmrep=self._tdmrep, default_reuse=self._settings.rights.reuse_reserved,
+                    tdmrep=self._tdmrep, default_reuse=self._settings.rights.reuse_reserved, validators=item.validators,
                 ))
             except IngestError as exc:
                 log.warning("article_fetch_failed", error_type=type(exc).__name__, error=str(exc), url=item.entry.link)

@@ -26,10 +26,13 @@ async def fetch_page(
     *,
     tdmrep: TdmRepCache | None = None,
     default_reuse: ReusePolicy | None = None,
+    validators: dict[str, str] | None = None,
 ) -> ArticleJob:
     """`tdmrep`, when given, is asked for the host's TDM rule when the response sends no tdm-reservation
-    header; `default_reuse` is the policy a source without `reuse_reserved` gets (Settings.rights)."""
-    policy = request_policy(source, accept_types=PAGE_TYPES)
+    header; `default_reuse` is the policy a source without `reuse_reserved` gets (Settings.rights).
+    `validators` make the GET conditional (a re-check): a 304 comes back as a job with status 304 and
+    no text, for the caller to recognise, never to hand off."""
+    policy = request_policy(source, validators, accept_types=PAGE_TYPES)
     response = await client.get(entry.link, policy)
     decoded = decode_body(response.body, response.charset)
     headers = _response_headers(response.headers)

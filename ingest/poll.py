@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from ingest.client import FEED_TYPES, RequestPolicy, Response
+from ingest.client import FEED_TYPES, RequestPolicy, Response, conditional_headers
 from ingest.discovery import discover_feeds
 from ingest.errors import FeedParseError, FetchError
 from ingest.feeds import ParsedFeed, parse_feed
@@ -175,9 +175,4 @@ def _validators(record: FeedRecord) -> dict[str, str]:
     stale = record.last_full_fetch_at is None or time.time() - record.last_full_fetch_at > MAX_CONDITIONAL_S
     if stale:
         return {}
-    headers = {}
-    if record.etag:
-        headers["If-None-Match"] = record.etag
-    if record.last_modified:
-        headers["If-Modified-Since"] = record.last_modified
-    return headers
+    return conditional_headers(record.etag, record.last_modified)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ingest.client import HTML_TYPES
+from ingest.client import HTML_TYPES, conditional_headers
 from ingest.errors import FetchError
 from ingest.jobs import FeedEntry
 from ingest.listing import Listing, LinkRules, link_rules, read_listing
@@ -243,9 +243,4 @@ def _validators(record: FeedRecord) -> dict[str, str]:
     stale = record.last_full_fetch_at is None or time.time() - record.last_full_fetch_at > MAX_CONDITIONAL_S
     if stale or record.last_success_at is None:
         return {}
-    headers = {}
-    if record.etag:
-        headers["If-None-Match"] = record.etag
-    if record.last_modified:
-        headers["If-Modified-Since"] = record.last_modified
-    return headers
+    return conditional_headers(record.etag, record.last_modified)

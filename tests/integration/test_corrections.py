@@ -10,6 +10,7 @@ loading) must not let a re-check overtake it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -33,6 +34,9 @@ AFTER = "a little under forty-two thousand pounds"
 CORRECTION = "This article was corrected on 2 December 2026 to give the full cost of the repairs."
 FIELDS = ("url", "text", "version", "first_seen_at", "updated_at")
 HITS = web.AppKey("hits", dict[str, int])
+NOT_MODIFIED = web.AppKey("not_modified", list[str])
+# Served without validators: its re-checks are told unchanged by the text's hash, the others by a 304.
+NO_ETAG = "news/lifeboat-gull-point.html"
 PUBLISHED = web.AppKey("published", threading.Event)
 
 
@@ -44,8 +48,10 @@ def _app() -> web.Application:
     """The fixture site; the edited story is served as first written until the correction is published."""
     app = web.Application()
     hits: dict[str, int] = {}
+    not_modified: list[str] = []
     published = threading.Event()
     app[HITS] = hits
+    app[NOT_MODIFIED] = not_modified
     app[PUBLISHED] = published
 
     async def serve(request: web.Request) -> web.Response:
@@ -58,7 +64,13 @@ def _app() -> web.Application:
         if path == EDITED and published.is_set():
             body = _corrected(body)
         kind = "application/rss+xml" if path.endswith(".xml") else "text/html"
-        return web.Response(text=body, content_type=kind)
+        if not path.startswith("news/") or path == NO_ETAG:
+            return web.Response(text=body, content_type=kind)
+        etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            not_modified.append(path)
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(text=body, content_type=kind, headers={"ETag": etag})
 
     app.router.add_get("/{tail:.*}", serve)
     return app
@@ -135,6 +147,11 @@ def test_an_edited_article_becomes_a_new_version_of_the_same_document(
     events = [json.loads(line) for line in setup.log("daemon.log").splitlines() if line.startswith("{")]
     rechecked = [e for e in events if e.get("event") == "articles_rechecked"]
     assert sum(e["fetched"] for e in rechecked) == 6 and all(e["failed"] == 0 for e in rechecked)
+    # Only the correction reached the workers. Unchanged pages ended in the daemon: by a 304 where the
+    # page has an ETag (twice the oyster story, once the footbridge story after its correction), by the
+    # text's hash where it has none (twice the lifeboat story).
+    assert sum(e["changed"] for e in rechecked) == 1 and sum(e["unchanged"] for e in rechecked) == 5
+    assert sorted(origin.app[NOT_MODIFIED]) == [EDITED, "news/oyster-beds-closed.html", "news/oyster-beds-closed.html"]
 
 
 def _count(setup: Installation) -> int:
