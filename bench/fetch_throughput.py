@@ -17,7 +17,7 @@ figure includes. So articles are also compared with a second baseline: the bare 
 feedparser on each feed before GETting its pages.
 
     .venv/bin/python bench/fetch_throughput.py [--feeds 200] [--pages-per-feed 5] [--sources 10000]
-        [--rt-sources 3000] [--rt-hosts 150] [--rt-seconds 100]
+        [--rt-sources 3000] [--rt-hosts 150] [--rt-seconds 100] [--feedparser-only]
 """
 
 from __future__ import annotations
@@ -260,7 +260,14 @@ async def main() -> None:
     parser.add_argument("--rt-sources", type=int, default=3000, help="real-time scheduler run: sources")
     parser.add_argument("--rt-hosts", type=int, default=150, help="real-time scheduler run: loopback hosts")
     parser.add_argument("--rt-seconds", type=float, default=100, help="real-time scheduler run: duration (0: skip)")
+    parser.add_argument(
+        "--feedparser-only", action="store_true", help="read every feed with feedparser, the fast path off (to compare)"
+    )
     args = parser.parse_args()
+    if args.feedparser_only:
+        import ingest.feeds
+
+        ingest.feeds._fast_path_reads = lambda *_args, **_kwargs: False  # the fast path declines every body
     configure_logging("WARNING")
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     receive, send = multiprocessing.Pipe(duplex=False)
