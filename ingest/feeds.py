@@ -158,11 +158,11 @@ def _fast_path_reads(body: bytes, content_type: str | None) -> bool:
 
 def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
     """fastfeedparser's reading, or None to leave the body to feedparser (rejected, or no entries)."""
+    if _several_authors(body):
+        return None  # fastfeedparser keeps an entry's first author only; feedparser keeps them all
     try:
         parsed = fastfeedparser.parse(body)
         raw_entries = (parsed.get("entries") or ())[:MAX_ENTRIES]
-        if _several_authors(body):
-            return None  # fastfeedparser keeps an entry's first author only; feedparser keeps them all
         # An entry without a date may get one guessed from its guid; looked for only then (it costs a
         # slow date parse per entry). Not caught: a date fastfeedparser cannot read beside a guid it can.
         undated = any(_DATE_TAG.search(entry) is None for entry in _ENTRY_TAG.split(body)[1:])
