@@ -51,6 +51,7 @@ _UNDECLARED_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)[A-Za-z_][\w.-]*
 _AUTHOR_TAG = re.compile(rb"<(?:[\w.-]+:)?(?:author|creator)[\s>]")
 _ENTRY_TAG = re.compile(rb"<(?:[\w.-]+:)?(?:entry|item)[\s>]")
 _DATE_TAG = re.compile(rb"<(?:[\w.-]+:)?(?:pubDate|published|issued|date|updated|modified)(?:\s[^>]*)?>\s*[^<\s]", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
@@ -147,7 +148,7 @@ def _fast_path_reads(body: bytes, content_type: str | None) -> bool:
     """Whether the fast parser reads this body as feedparser would: UTF-8 by the HTTP header and the
     XML declaration (feedparser honours a header's charset, lxml only the declaration), no xml:base
     (which lxml's reader leaves unapplied), no entity but XML's own five."""
-    header_charset = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", content_type or "", re.IGNORECASE)
+    header_charset = _HEADER_CHARSET.search(content_type or "")
     if header_charset and header_charset.group(1).lower() not in _UTF8_NAMES:
         return False
     declared = _XML_ENCODING.match(body)
@@ -158,14 +159,15 @@ def _fast_path_reads(body: bytes, content_type: str | None) -> bool:
 
 def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
     """fastfeedparser's reading, or None to leave the body to feedparser (rejected, or no entries)."""
-    if _several_authors(body):
+    items = _ENTRY_TAG.split(body)[1:]  # each entry's markup (and what follows it)
+    if any(len(_AUTHOR_TAG.findall(item)) > 1 for item in items):
         return None  # fastfeedparser keeps an entry's first author only; feedparser keeps them all
+    # An entry without a date may get one guessed from its guid; looked for only then (it costs a
+    # slow date parse per entry). Not caught: a date fastfeedparser cannot read beside a guid it can.
+    undated = any(_DATE_TAG.search(item) is None for item in items)
     try:
         parsed = fastfeedparser.parse(body)
         raw_entries = (parsed.get("entries") or ())[:MAX_ENTRIES]
-        # An entry without a date may get one guessed from its guid; looked for only then (it costs a
-        # slow date parse per entry). Not caught: a date fastfeedparser cannot read beside a guid it can.
-        undated = any(_DATE_TAG.search(entry) is None for entry in _ENTRY_TAG.split(body)[1:])
         entries = tuple(
             entry for entry in (_from_fastfeedparser(raw, url, body, undated) for raw in raw_entries) if entry is not None
         )
@@ -174,13 +176,6 @@ def _parse_fast(body: bytes, url: str) -> ParsedFeed | None:
     if not entries:
         return None
     return ParsedFeed(title=_text((parsed.get("feed") or {}).get("title")), entries=entries)
-
-
-def _several_authors(body: bytes) -> bool:
-    """Whether some entry of the feed names more than one author (or creator)."""
-    if len(_AUTHOR_TAG.findall(body)) < 2:
-        return False
-    return any(len(_AUTHOR_TAG.findall(entry)) > 1 for entry in _ENTRY_TAG.split(body)[1:])
 
 
 def _from_fastfeedparser(raw: Mapping[str, Any], feed_url: str, document: bytes, undated: bool) -> FeedEntry | None:
@@ -212,7 +207,7 @@ def _from_fastfeedparser(raw: Mapping[str, Any], feed_url: str, document: bytes,
     if undated and published and guid and not guid.startswith(("http://", "https://")) and published == _fast_date(guid):
         published = None  # fastfeedparser's guess from a guid such as "1" or "20240611", not a date the feed gave
     media = raw.get("media_content") or ()
-    if media and b"thumbnail" in document and not any(m.get("url") and m.get("medium", "image") == "image" for m in media):
+    if media and b"thumbnail" in document and not any(_is_image(m) for m in media):
         # fastfeedparser drops media:thumbnail beside a media:content; feedparser falls back to it.
         raise _Undecided("a media:thumbnail beside a media:content that is no image")
     return FeedEntry(
@@ -282,13 +277,18 @@ def _first_alternate(links: Iterable[Mapping[str, Any]]) -> str | None:
 def _feedparser_image(raw: Mapping[str, Any], feed_url: str) -> str | None:
     """The entry's image, from either parser's entry (feedparser names an enclosure's URL href)."""
     for media in (*(raw.get("media_content") or ()), *(raw.get("media_thumbnail") or ())):
-        if media.get("url") and media.get("medium", "image") == "image":
+        if _is_image(media):
             return _absolute(feed_url, str(media["url"]))
     for enclosure in raw.get("enclosures") or ():
         href = enclosure.get("href") or enclosure.get("url")
         if str(enclosure.get("type", "")).startswith("image/") and href:
             return _absolute(feed_url, str(href))
     return None
+
+
+def _is_image(media: Mapping[str, Any]) -> bool:
+    """A media:content or media:thumbnail that is an image with a URL."""
+    return bool(media.get("url")) and media.get("medium", "image") == "image"
 
 
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
