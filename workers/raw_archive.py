@@ -20,6 +20,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +76,21 @@ class Selection:
     since: datetime | None = None
 
 
+def _switch_to_wal(db: sqlite3.Connection, wait_s: float = 60.0) -> None:
+    """PRAGMA journal_mode=WAL, waiting for other processes: on a new file, workers starting together race
+    to switch it, and SQLite answers the loser "database is locked" at once, without its busy wait
+    (seen in CI: the worker's batch failed)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class RawArchive:
     """One archive folder. Thread-safe: the standalone store thread and the CLI share one instance."""
 
@@ -86,7 +102,7 @@ class RawArchive:
         self._folders: set[Path] = set()  # blob folders known to exist (a mkdir per body costs more than zstd)
         # Several worker processes may write at once: WAL, and a generous wait for the write lock.
         self._db = sqlite3.connect(root / INDEX_FILE, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)  # its own transaction; IF NOT EXISTS makes racing workers harmless
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +121,24 @@ def test_credentials_in_urls_stay_out_of_the_archive(archive: RawArchive) -> Non
     stored = b"".join(path.read_bytes() for path in archive.root.rglob("*") if path.is_file())
     assert secret.encode() not in stored
     assert "***" in archive.latest(["doc-1"])["doc-1"].url
+
+
+def _open_when_told(root: Path, start: Any) -> str | None:
+    start.wait()
+    try:
+        RawArchive(root)
+    except Exception as exc:  # reported to the test, which names it
+        return repr(exc)
+    return None
+
+
+def test_workers_opening_a_new_archive_together_all_get_it(tmp_path: Path) -> None:
+    # Seen in CI: two pool children opened a new archive at once; one got "database is locked" from the
+    # WAL switch and its batch failed.
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(8) as pool:
+        for round_ in range(30):
+            start = manager.Event()
+            results = [pool.apply_async(_open_when_told, (tmp_path / str(round_), start)) for _ in range(8)]
+            start.set()
+            assert [r.get(60) for r in results] == [None] * 8
